@@ -1,0 +1,34 @@
+"""Django groups `elasticc_admin` and `elasticc_broker`, and the read-only
+PostgreSQL roles of the SQL endpoint (see elasticc/db_roles.py)."""
+
+from django.db import migrations
+
+GROUPS = ("elasticc_admin", "elasticc_broker")
+
+
+def create_groups(apps, schema_editor):
+    Group = apps.get_model("auth", "Group")
+    for name in GROUPS:
+        Group.objects.get_or_create(name=name)
+
+
+def delete_groups(apps, schema_editor):
+    apps.get_model("auth", "Group").objects.filter(name__in=GROUPS).delete()
+
+
+def sync_roles(apps, schema_editor):
+    from elasticc.db_roles import sync_sql_roles
+
+    sync_sql_roles(schema_editor.connection)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("elasticc", "0003_partition_and_count_triggers"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+    ]
+
+    operations = [
+        migrations.RunPython(create_groups, delete_groups),
+        migrations.RunPython(sync_roles, migrations.RunPython.noop),
+    ]

@@ -1,0 +1,313 @@
+"""The ELAsTiCC tables.
+
+Table and column names are a public contract (users query them over SQL): the
+tables are `elasticc_<thing>` and every column is the lower-cased Avro field
+name (spec/data-model.md). Avro `float` fields are PostgreSQL `real`, `double`
+and `long` fields `double precision` and `bigint`.
+
+The three biggest tables are declaratively partitioned; Django sees them as
+ordinary models while migration 0001 creates them with RunSQL. Their primary
+keys in PostgreSQL must contain the partition key, so the key Django uses
+(the bare id) is backed by an ordinary index rather than a constraint; each
+docstring says so.
+"""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from elasticc.columns import HOSTGAL_AVRO_FIELDS
+
+
+class RealField(models.FloatField):
+    """A 4-byte float column, the PostgreSQL type matching Avro `float`."""
+
+    def db_type(self, connection) -> str:
+        return "real"
+
+
+class DiaObject(models.Model):
+    """A simulated astrophysical object (one SNANA SNID)."""
+
+    diaobjectid = models.BigIntegerField(primary_key=True)
+    simversion = models.TextField(null=True)
+    ra = models.FloatField()
+    decl = models.FloatField()
+    mwebv = RealField(null=True)
+    mwebv_err = RealField(null=True)
+    z_final = RealField(null=True)
+    z_final_err = RealField(null=True)
+    isddf = models.BooleanField(default=False, help_text="Observed in a deep-drilling field.")
+
+    class Meta:
+        db_table = "elasticc_diaobject"
+        indexes = [models.Index(fields=["ra", "decl"], name="elasticc_diaobject_radec")]
+
+    def __str__(self) -> str:
+        return f"diaObject {self.diaobjectid}"
+
+
+for _name in HOSTGAL_AVRO_FIELDS:
+    DiaObject.add_to_class(_name.lower(), RealField(null=True))
+
+
+class DiaSource(models.Model):
+    """A detection: one difference-image source, and the trigger of one alert."""
+
+    diasourceid = models.BigIntegerField(primary_key=True)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    ccdvisitid = models.BigIntegerField(null=True)
+    parentdiasourceid = models.BigIntegerField(null=True)
+    midpointtai = models.FloatField()
+    filtername = models.TextField()
+    ra = models.FloatField()
+    decl = models.FloatField()
+    psflux = RealField()
+    psfluxerr = RealField()
+    snr = RealField()
+    nobs = RealField(null=True)
+
+    class Meta:
+        db_table = "elasticc_diasource"
+        indexes = [
+            models.Index(fields=["diaobject", "midpointtai"], name="elasticc_diasource_obj_t"),
+            models.Index(fields=["midpointtai"], name="elasticc_diasource_t"),
+        ]
+
+
+class DiaForcedSource(models.Model):
+    """Forced photometry at one epoch of one object.
+
+    Partitioned HASH by `diaobjectid`; the PostgreSQL primary key is
+    (`diaobjectid`, `diaforcedsourceid`), and a plain index on
+    `diaforcedsourceid` keeps lookups by the bare id fast.
+    """
+
+    diaforcedsourceid = models.BigIntegerField(primary_key=True)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    ccdvisitid = models.BigIntegerField(null=True)
+    midpointtai = models.FloatField()
+    filtername = models.TextField()
+    psflux = RealField()
+    psfluxerr = RealField()
+    totflux = RealField(null=True)
+    totfluxerr = RealField(null=True)
+
+    class Meta:
+        db_table = "elasticc_diaforcedsource"
+
+
+class DiaAlert(models.Model):
+    """An alert: one per source; `alertsenttimestamp` is set once streamed."""
+
+    alertid = models.BigIntegerField(primary_key=True)
+    diasource = models.ForeignKey(DiaSource, on_delete=models.CASCADE, db_column="diasourceid")
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    alertsenttimestamp = models.DateTimeField(null=True)
+
+    class Meta:
+        db_table = "elasticc_diaalert"
+        indexes = [
+            models.Index(fields=["alertsenttimestamp"], name="elasticc_diaalert_sent"),
+            models.Index(fields=["diaobject"], name="elasticc_diaalert_obj"),
+            models.Index(fields=["diasource"], name="elasticc_diaalert_src"),
+        ]
+
+
+class DiaTruth(models.Model):
+    """Simulation truth for one epoch (detected or not) of one object.
+
+    Partitioned HASH by `diaobjectid`; the PostgreSQL primary key is
+    (`diaobjectid`, `diasourceid`), with a plain index on `diasourceid`.
+    """
+
+    diasourceid = models.BigIntegerField(primary_key=True)
+    diaobjectid = models.BigIntegerField()
+    mjd = models.FloatField()
+    detect = models.BooleanField()
+    gentype = models.IntegerField(null=True)
+    genmag = RealField(null=True)
+
+    class Meta:
+        db_table = "elasticc_diatruth"
+
+
+class DiaObjectTruth(models.Model):
+    """Simulation truth for one object: the SNANA DUMP row."""
+
+    diaobjectid = models.BigIntegerField(primary_key=True)
+    libid = models.IntegerField(null=True)
+    sim_searcheff_mask = models.IntegerField(null=True)
+    gentype = models.IntegerField()
+    sim_template_index = models.IntegerField(null=True)
+    zcmb = RealField(null=True)
+    zhelio = RealField(null=True)
+    zcmb_smear = RealField(null=True)
+    ra = models.FloatField(null=True)
+    dec = models.FloatField(null=True)
+    mwebv = RealField(null=True)
+    galid = models.BigIntegerField(null=True)
+    galzphot = RealField(null=True)
+    galzphoterr = RealField(null=True)
+    galsnsep = RealField(null=True)
+    galsnddlr = RealField(null=True)
+    rv = RealField(null=True)
+    av = RealField(null=True)
+    mu = RealField(null=True)
+    lensdmu = RealField(null=True)
+    peakmjd = models.FloatField(null=True)
+    mjd_detect_first = models.FloatField(null=True)
+    mjd_detect_last = models.FloatField(null=True)
+    dtseason_peak = RealField(null=True)
+    peakmag_u = RealField(null=True)
+    peakmag_g = RealField(null=True)
+    peakmag_r = RealField(null=True)
+    peakmag_i = RealField(null=True)
+    peakmag_z = RealField(null=True)
+    peakmag_y = RealField(null=True)
+    snrmax = RealField(null=True)
+    snrmax2 = RealField(null=True)
+    snrmax3 = RealField(null=True)
+    nobs = models.IntegerField(null=True)
+    nobs_saturate = models.IntegerField(null=True)
+
+    class Meta:
+        db_table = "elasticc_diaobjecttruth"
+        indexes = [models.Index(fields=["gentype"], name="elasticc_diaobjecttruth_gt")]
+
+
+class BrokerClassifier(models.Model):
+    """One classifier of one broker version. Registering a new one creates its
+    partition of `elasticc_brokerclassification` in the same transaction (an
+    AFTER INSERT trigger, so every code path gets it)."""
+
+    classifierid = models.AutoField(primary_key=True)
+    brokername = models.TextField()
+    brokerversion = models.TextField()
+    classifiername = models.TextField()
+    classifierparams = models.TextField()
+    modified = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "elasticc_brokerclassifier"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["brokername", "brokerversion", "classifiername", "classifierparams"],
+                name="elasticc_brokerclassifier_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brokername} {self.brokerversion} {self.classifiername} {self.classifierparams}"
+
+
+class BrokerMessage(models.Model):
+    """One message from one broker about one alert.
+
+    `messagekey` is the message's natural identity (Kafka: topic, partition
+    and offset; REST: a digest of the canonical message); its unique
+    constraint makes every ingest path idempotent. `alertid`/`diasourceid` are
+    not foreign keys: brokers may classify alerts this database has not loaded.
+    """
+
+    brokermessageid = models.BigAutoField(primary_key=True)
+    messagekey = models.TextField(unique=True)
+    streammessageid = models.BigIntegerField(null=True, help_text="Kafka offset; null for REST.")
+    topicname = models.TextField(null=True, help_text="Kafka topic, or REST_push.")
+    kafkapartition = models.IntegerField(null=True)
+    alertid = models.BigIntegerField()
+    diasourceid = models.BigIntegerField()
+    msghdrtimestamp = models.DateTimeField(null=True)
+    elasticcpublishtimestamp = models.DateTimeField(null=True)
+    brokeringesttimestamp = models.DateTimeField(null=True)
+    descingesttimestamp = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "elasticc_brokermessage"
+        indexes = [
+            models.Index(fields=["alertid"], name="elasticc_brokermessage_alert"),
+            models.Index(fields=["diasourceid"], name="elasticc_brokermessage_src"),
+            models.Index(fields=["descingesttimestamp"], name="elasticc_brokermessage_ingest"),
+        ]
+
+
+class BrokerClassification(models.Model):
+    """One (classId, probability) of one classifier in one broker message.
+
+    Partitioned LIST by `classifierid` (one partition per classifier plus a
+    DEFAULT); the PostgreSQL primary key is (`classificationid`,
+    `classifierid`). The foreign keys are not enforced by PostgreSQL (bulk
+    ingest writes message and classifications in one statement batch).
+    """
+
+    classificationid = models.BigAutoField(primary_key=True)
+    brokermessage = models.ForeignKey(
+        BrokerMessage, on_delete=models.DO_NOTHING, db_column="brokermessageid", db_constraint=False
+    )
+    classifier = models.ForeignKey(
+        BrokerClassifier, on_delete=models.DO_NOTHING, db_column="classifierid", db_constraint=False
+    )
+    classid = models.IntegerField()
+    probability = RealField()
+
+    class Meta:
+        db_table = "elasticc_brokerclassification"
+
+
+class ClassId(models.Model):
+    """The ELAsTiCC taxonomy: 1 digit broad class, 2 category, 3 exact."""
+
+    classid = models.IntegerField(primary_key=True)
+    name = models.TextField()
+    parent = models.IntegerField(null=True)
+    level = models.SmallIntegerField()
+
+    class Meta:
+        db_table = "elasticc_classid"
+
+    def __str__(self) -> str:
+        return f"{self.classid} {self.name}"
+
+
+class GentypeOfClassId(models.Model):
+    """For a classId, the SNANA gentypes that are exactly that class (null
+    where no model exists): which classId a perfect broker gives an object."""
+
+    classid = models.IntegerField()
+    gentype = models.IntegerField(null=True)
+    description = models.TextField()
+
+    class Meta:
+        db_table = "elasticc_gentypeofclassid"
+        indexes = [models.Index(fields=["gentype"], name="elasticc_gtoc_gentype")]
+
+
+class ClassIdOfGentype(models.Model):
+    """For a classId at any level, every gentype it covers, with whether it is
+    the exact class or the category of that gentype."""
+
+    classid = models.IntegerField()
+    gentype = models.IntegerField()
+    exactmatch = models.BooleanField()
+    categorymatch = models.BooleanField()
+    description = models.TextField()
+
+    class Meta:
+        db_table = "elasticc_classidofgentype"
+        indexes = [models.Index(fields=["gentype"], name="elasticc_cogt_gentype")]
+
+
+class RowCountDelta(models.Model):
+    """Row-count bookkeeping kept by statement-level triggers.
+
+    Each INSERT/DELETE statement on a counted table appends one row with its
+    net change, so writers never contend on a shared counter row; reading a
+    count sums the deltas of one key (see `elasticc.selectors.row_count`) and
+    `elasticc_compact_rowcounts()` folds them periodically.
+    """
+
+    key = models.TextField()
+    delta = models.BigIntegerField()
+
+    class Meta:
+        db_table = "elasticc_rowcountdelta"
+        indexes = [models.Index(fields=["key"], name="elasticc_rowcountdelta_key")]
