@@ -2,12 +2,14 @@ from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
 
-def _sync_sql_roles(sender, using, **kwargs) -> None:
+def _after_migrate(sender, using, **kwargs) -> None:
     from django.db import connections
 
     from elasticc.db_roles import sync_sql_roles
+    from elasticc.reference_data import ensure_reference_data
 
     sync_sql_roles(connections[using])
+    ensure_reference_data(using=using)
 
 
 class ElasticcConfig(AppConfig):
@@ -16,5 +18,6 @@ class ElasticcConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Grants follow every migrate, so tables any app adds later are covered.
-        post_migrate.connect(_sync_sql_roles, sender=self, dispatch_uid="elasticc_sync_sql_roles")
+        # Grants follow every migrate (tables added later are covered) and the
+        # reference rows come back after a flush.
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="elasticc_after_migrate")

@@ -56,7 +56,7 @@ def artifacts_dir() -> Path:
 def _user(username: str, *groups: str, staff: bool = False) -> User:
     user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff)
     for name in groups:
-        user.groups.add(Group.objects.get(name=name))
+        user.groups.add(Group.objects.get_or_create(name=name)[0])
     return user
 
 
