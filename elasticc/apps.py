@@ -8,8 +8,10 @@ def _after_migrate(sender, using, **kwargs) -> None:
     from elasticc.db_roles import sync_sql_roles
     from elasticc.reference_data import ensure_reference_data
 
-    sync_sql_roles(connections[using])
-    ensure_reference_data(using=using)
+    connection = connections[using]
+    sync_sql_roles(connection)
+    if "elasticc_classid" in connection.introspection.table_names():  # not after `migrate elasticc zero`
+        ensure_reference_data(using=using)
 
 
 class ElasticcConfig(AppConfig):

@@ -44,9 +44,9 @@ def _ensure_role(cursor, role: str, password: str | None) -> bool:
             logger.warning("cannot create PostgreSQL role %s (no CREATEROLE); create it as a DBA", role)
             return False
     statements = [
-        sql.SQL("ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD {}").format(
-            sql.Identifier(role), sql.Literal(password)
-        ),
+        sql.SQL(
+            "ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION PASSWORD {}"
+        ).format(sql.Identifier(role), sql.Literal(password)),
         sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(role)),
     ]
     try:

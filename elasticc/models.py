@@ -73,6 +73,10 @@ class DiaSource(models.Model):
             models.Index(fields=["midpointtai"], name="elasticc_diasource_t"),
         ]
 
+    def __str__(self) -> str:
+        return f"diaSource {self.diasourceid}"
+
+
 
 class DiaForcedSource(models.Model):
     """Forced photometry at one epoch of one object.
@@ -95,6 +99,10 @@ class DiaForcedSource(models.Model):
     class Meta:
         db_table = "elasticc_diaforcedsource"
 
+    def __str__(self) -> str:
+        return f"diaForcedSource {self.diaforcedsourceid}"
+
+
 
 class DiaAlert(models.Model):
     """An alert: one per source; `alertsenttimestamp` is set once streamed."""
@@ -111,6 +119,10 @@ class DiaAlert(models.Model):
             models.Index(fields=["diaobject"], name="elasticc_diaalert_obj"),
             models.Index(fields=["diasource"], name="elasticc_diaalert_src"),
         ]
+
+    def __str__(self) -> str:
+        return f"alert {self.alertid}"
+
 
 
 class DiaTruth(models.Model):
@@ -129,6 +141,10 @@ class DiaTruth(models.Model):
 
     class Meta:
         db_table = "elasticc_diatruth"
+
+    def __str__(self) -> str:
+        return f"truth of source {self.diasourceid}"
+
 
 
 class DiaObjectTruth(models.Model):
@@ -173,6 +189,10 @@ class DiaObjectTruth(models.Model):
     class Meta:
         db_table = "elasticc_diaobjecttruth"
         indexes = [models.Index(fields=["gentype"], name="elasticc_diaobjecttruth_gt")]
+
+    def __str__(self) -> str:
+        return f"truth of object {self.diaobjectid}"
+
 
 
 class BrokerClassifier(models.Model):
@@ -229,6 +249,10 @@ class BrokerMessage(models.Model):
             models.Index(fields=["descingesttimestamp"], name="elasticc_brokermessage_ingest"),
         ]
 
+    def __str__(self) -> str:
+        return f"brokerMessage {self.brokermessageid}"
+
+
 
 class BrokerClassification(models.Model):
     """One (classId, probability) of one classifier in one broker message.
@@ -251,6 +275,10 @@ class BrokerClassification(models.Model):
 
     class Meta:
         db_table = "elasticc_brokerclassification"
+
+    def __str__(self) -> str:
+        return f"classification {self.classificationid}"
+
 
 
 class ClassId(models.Model):
@@ -280,6 +308,10 @@ class GentypeOfClassId(models.Model):
         db_table = "elasticc_gentypeofclassid"
         indexes = [models.Index(fields=["gentype"], name="elasticc_gtoc_gentype")]
 
+    def __str__(self) -> str:
+        return f"classId {self.classid} <- gentype {self.gentype}"
+
+
 
 class ClassIdOfGentype(models.Model):
     """For a classId at any level, every gentype it covers, with whether it is
@@ -294,6 +326,10 @@ class ClassIdOfGentype(models.Model):
     class Meta:
         db_table = "elasticc_classidofgentype"
         indexes = [models.Index(fields=["gentype"], name="elasticc_cogt_gentype")]
+
+    def __str__(self) -> str:
+        return f"gentype {self.gentype} -> classId {self.classid}"
+
 
 
 class RowCountDelta(models.Model):
@@ -311,3 +347,6 @@ class RowCountDelta(models.Model):
     class Meta:
         db_table = "elasticc_rowcountdelta"
         indexes = [models.Index(fields=["key"], name="elasticc_rowcountdelta_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.delta:+d}"

@@ -232,7 +232,9 @@ class PgCluster:
 
     def status(self) -> str:
         pid = self.running_pid()
-        return f"PostgreSQL (var/pg) running, pid {pid}, 127.0.0.1:{self.port}" if pid else "PostgreSQL (var/pg) stopped"
+        if pid:
+            return f"PostgreSQL (var/pg) running, pid {pid}, 127.0.0.1:{self.port}"
+        return "PostgreSQL (var/pg) stopped"
 
 
 # --- Kafka (tansu) ------------------------------------------------------------

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from tom_common.default_settings import *  # noqa: F401,F403  (TOM Toolkit defaults)
+from tom_common.default_settings import *  # noqa: F403  (TOM Toolkit defaults)
 from tom_common.default_settings import (
     TOMTOOLKIT_INSTALLED_APPS,
     TOMTOOLKIT_MIDDLEWARE,
