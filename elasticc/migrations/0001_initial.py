@@ -2,9 +2,9 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-import elasticc.models
 from django.db import migrations, models
 
+import elasticc.models
 from elasticc.migrations import _partitioned_sql as partitioned
 
 
