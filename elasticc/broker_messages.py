@@ -152,7 +152,7 @@ def kafka_message_key(*, topic: str, partition: int, offset: int) -> str:
 def rest_message_key(payload: Mapping[str, Any]) -> str:
     """Identity of a REST message: `rest:` + sha256 of its canonical content
     (without `brokerPublishTimestamp`; the same for both schema versions)."""
-    return parse_broker_message(payload)[1]
+    return parse_broker_message(payload).messagekey
 
 
 # --- classId cache -------------------------------------------------------------
@@ -241,9 +241,8 @@ def parse_broker_message(
     index: int = 0,
     schema_version: str | None = None,
     origin: MessageOrigin | None = None,
-) -> tuple[BrokerMessageIn, str]:
-    """Validate one message (JSON or Avro-decoded dict) and return it with its
-    REST identity. With a Kafka `origin` the message is keyed by topic,
+) -> BrokerMessageIn:
+    """Validate one message (JSON or Avro-decoded dict). With a Kafka `origin` the message is keyed by topic,
     partition and offset and its header time is the Kafka timestamp;
     without, it is a REST message keyed by its content digest and timed by
     its optional `brokerPublishTimestamp`."""
@@ -318,6 +317,44 @@ def parse_broker_message(
         seen.add((classifier, classid))
         classifications.append(ClassificationIn(classifier, classid, probability))
 
+    if origin is None:
+        return BrokerMessageIn(
+            messagekey=_rest_key(alertid, diasourceid, published, ingested, brokername, brokerversion, classifications),
+            alertid=alertid,
+            diasourceid=diasourceid,
+            elasticcpublishtimestamp=published,
+            brokeringesttimestamp=ingested,
+            msghdrtimestamp=brokerpublished,
+            topicname=REST_TOPIC,
+            streammessageid=None,
+            kafkapartition=None,
+            classifications=tuple(classifications),
+        )
+    return BrokerMessageIn(
+        messagekey=kafka_message_key(topic=origin.topic, partition=origin.partition, offset=origin.offset),
+        alertid=alertid,
+        diasourceid=diasourceid,
+        elasticcpublishtimestamp=published,
+        brokeringesttimestamp=ingested,
+        msghdrtimestamp=origin.timestamp,
+        topicname=origin.topic,
+        streammessageid=origin.offset,
+        kafkapartition=origin.partition,
+        classifications=tuple(classifications),
+    )
+
+
+def _rest_key(
+    alertid: int,
+    diasourceid: int,
+    published: datetime | None,
+    ingested: datetime | None,
+    brokername: str,
+    brokerversion: str,
+    classifications: list[ClassificationIn],
+) -> str:
+    """`rest:` + sha256 of the normalised content (classifier named per
+    classification, timestamps in ms, no brokerPublishTimestamp)."""
     canonical = json.dumps(
         [
             alertid,
@@ -334,34 +371,7 @@ def parse_broker_message(
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    restkey = "rest:" + hashlib.sha256(canonical.encode()).hexdigest()
-    if origin is None:
-        message = BrokerMessageIn(
-            messagekey=restkey,
-            alertid=alertid,
-            diasourceid=diasourceid,
-            elasticcpublishtimestamp=published,
-            brokeringesttimestamp=ingested,
-            msghdrtimestamp=brokerpublished,
-            topicname=REST_TOPIC,
-            streammessageid=None,
-            kafkapartition=None,
-            classifications=tuple(classifications),
-        )
-    else:
-        message = BrokerMessageIn(
-            messagekey=kafka_message_key(topic=origin.topic, partition=origin.partition, offset=origin.offset),
-            alertid=alertid,
-            diasourceid=diasourceid,
-            elasticcpublishtimestamp=published,
-            brokeringesttimestamp=ingested,
-            msghdrtimestamp=origin.timestamp,
-            topicname=origin.topic,
-            streammessageid=origin.offset,
-            kafkapartition=origin.partition,
-            classifications=tuple(classifications),
-        )
-    return message, restkey
+    return "rest:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_broker_messages(*, payloads: Sequence[Any], schema_version: str | None = None) -> list[BrokerMessageIn]:
@@ -371,9 +381,7 @@ def parse_broker_messages(*, payloads: Sequence[Any], schema_version: str | None
     form (`classifierName` at the top level means v0_9_1)."""
     if schema_version is not None and schema_version not in SCHEMA_VERSIONS:
         raise ValueError(f"unknown schema version {schema_version!r} (expected v0_9 or v0_9_1)")
-    return [
-        parse_broker_message(payload, index=i, schema_version=schema_version)[0] for i, payload in enumerate(payloads)
-    ]
+    return [parse_broker_message(payload, index=i, schema_version=schema_version) for i, payload in enumerate(payloads)]
 
 
 # --- storage -------------------------------------------------------------------

@@ -137,11 +137,11 @@ def test_same_content_in_both_versions_has_one_identity():
 def test_kafka_origin_key_and_replay():
     when = datetime(2026, 5, 1, 12, tzinfo=UTC)
     payload = v0_9_1(1)
-    message, _ = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 41, when))
+    message = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 41, when))
     assert message.messagekey == kafka_message_key(topic="topic-a", partition=2, offset=41) == "kafka:topic-a:2:41"
     assert store_broker_messages(messages=[message]).num_loaded == 1
     # The same content at another offset is a different Kafka message.
-    other, _ = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 42, when))
+    other = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 42, when))
     assert store_broker_messages(messages=[message, other]).num_loaded == 1
     row = BrokerMessage.objects.get(streammessageid=41)
     assert (row.topicname, row.kafkapartition, row.msghdrtimestamp) == ("topic-a", 2, when)
