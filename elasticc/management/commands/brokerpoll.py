@@ -1,0 +1,99 @@
+"""manage.py brokerpoll: store broker classifications consumed from Kafka.
+
+The consuming, storing and offset handling live in elasticc/kafka_consumer.py
+and the source file format in elasticc/brokerpoll_config.py; this command
+only turns options into sources and signals into a stop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from elasticc.brokerpoll_config import BrokerpollConfigError, load_sources, make_source
+from elasticc.kafka_consumer import PollOptions, compact_rowcounts, poll_sources
+
+
+class Command(BaseCommand):
+    help = (
+        "Consume brokerClassification messages from every source in BROKERPOLL_CONFIG (or --config) "
+        "plus an optional ad hoc source (--topic ...), storing each message exactly once."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--config",
+            default=None,
+            help="YAML/JSON file of sources (default: settings.BROKERPOLL_CONFIG; '' for none)",
+        )
+        parser.add_argument(
+            "--server", default=None, help="ad hoc source: bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)"
+        )
+        parser.add_argument("--topic", action="append", default=[], help="ad hoc source: topic or ^regex (repeatable)")
+        parser.add_argument("--schema", default="v0_9_1", choices=["v0_9", "v0_9_1"], help="ad hoc source: schema")
+        parser.add_argument("--group", default="desc-tom-brokerpoll", help="ad hoc source: consumer group id")
+        parser.add_argument("--name", default="cmdline", help="ad hoc source: name in logs")
+        parser.add_argument(
+            "--reset", action="store_true", help="start from the earliest offsets on first assignment (this run)"
+        )
+        parser.add_argument("--batch-size", type=int, default=1000, help="messages per transaction (max)")
+        parser.add_argument("--batch-timeout", type=float, default=1.0, help="seconds to wait to fill a batch")
+        parser.add_argument(
+            "--max-idle", type=float, default=None, help="exit once every source has had no messages this long"
+        )
+        parser.add_argument("--until-idle", action="store_true", help="same as --max-idle 10")
+        parser.add_argument("--report-every", type=float, default=60.0, help="seconds between count logs")
+        parser.add_argument("--session-timeout-ms", type=int, default=10000, help="consumer session.timeout.ms")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            sources = self._sources(options)
+        except BrokerpollConfigError as exc:
+            raise CommandError(str(exc)) from None
+        if not sources:
+            raise CommandError("no sources: set BROKERPOLL_CONFIG, pass --config, or give --topic")
+        if options["batch_size"] < 1 or options["batch_timeout"] <= 0:
+            raise CommandError("--batch-size must be >= 1 and --batch-timeout > 0")
+        max_idle = 10.0 if options["until_idle"] and options["max_idle"] is None else options["max_idle"]
+        poll_options = PollOptions(
+            batch_size=options["batch_size"],
+            batch_timeout=options["batch_timeout"],
+            reset=options["reset"],
+            max_idle=max_idle,
+            report_every=options["report_every"],
+            session_timeout_ms=options["session_timeout_ms"],
+        )
+        stop = threading.Event()
+
+        def request_stop(signum: int, frame: object) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        counts = poll_sources(sources=sources, options=poll_options, stop=stop, housekeeping=compact_rowcounts)
+        for source, c in zip(sources, counts, strict=True):
+            self.stdout.write(
+                f"{source.name}: {c.messages} messages ({c.loaded} new), {c.classifications} classifications, "
+                f"{c.bad} bad"
+            )
+
+    def _sources(self, options: dict[str, Any]) -> list:
+        config = settings.BROKERPOLL_CONFIG if options["config"] is None else options["config"]
+        sources = load_sources(config) if config else []
+        if options["topic"]:
+            sources.append(
+                make_source(
+                    name=options["name"],
+                    servers=options["server"] or settings.KAFKA_BOOTSTRAP_SERVERS,
+                    topics=options["topic"],
+                    schema=options["schema"],
+                    group=options["group"],
+                )
+            )
+            if len({s.name for s in sources}) != len(sources):
+                raise BrokerpollConfigError(f"source name {options['name']!r} is already in the config; pass --name")
+        return sources

@@ -1,0 +1,403 @@
+"""brokerpoll on the real (tansu) Kafka broker and the real test database.
+
+brokerpoll runs as a subprocess (as in production); the tests produce
+brokerClassification messages themselves with the project's Avro codec.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from elasticc import avro_codec
+from elasticc.brokerpoll_config import BrokerpollConfigError, load_sources
+from elasticc.models import BrokerClassification, BrokerMessage
+from tom_desc.local_services import Tansu
+
+pytestmark = pytest.mark.kafka
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+NUGENT = ("NugentClassifier", "100%")
+CLASSES = (111, 112, 113, 114, 115, 135, 131)  # 7 classifications per message
+
+
+def make_topic(bootstrap: str, topic: str, partitions: int = 2) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    futures[topic].result(timeout=20)
+
+
+def record(alert: int, version: str = "v0_9_1", *, classid: int | None = None) -> dict:
+    now_ms = int(time.time() * 1000)
+    base = {
+        "alertId": alert,
+        "diaSourceId": alert * 10,
+        "elasticcPublishTimestamp": now_ms - 2000,
+        "brokerIngestTimestamp": now_ms - 1000,
+        "brokerName": "TestBroker",
+        "brokerVersion": "v1.0",
+    }
+    probs = [(c, 1 / len(CLASSES)) for c in CLASSES]
+    if classid is not None:
+        probs[0] = (classid, probs[0][1])
+    if version == "v0_9_1":
+        return {
+            **base,
+            "classifierName": "RandomSNType",
+            "classifierParams": "Perfect",
+            "classifications": [{"classId": c, "probability": p} for c, p in probs],
+        }
+    return {
+        **base,
+        "classifications": [
+            {"classifierName": "NugentClassifier", "classifierParams": "100%", "classId": 111, "probability": 1.0},
+            {"classifierName": "Multi", "classifierParams": "a", "classId": 121, "probability": 0.25},
+            {"classifierName": "Multi", "classifierParams": "a", "classId": 122, "probability": 0.75},
+            {"classifierName": "Multi", "classifierParams": "b", "classId": 221, "probability": 1.0},
+        ],
+    }
+
+
+def produce(bootstrap: str, topic: str, payloads: list[bytes]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    failures = []
+
+    def delivered(err, msg):
+        if err is not None:
+            failures.append(err)
+
+    for i, payload in enumerate(payloads):
+        while True:
+            try:
+                producer.produce(topic, payload, partition=i % 2, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert not failures
+
+
+def encode(records: list[dict], version: str = "v0_9_1") -> list[bytes]:
+    return avro_codec.encode_many(records, "brokerClassification", version)
+
+
+def brokerpoll(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "brokerpoll",
+            "--config",
+            "",
+            "--session-timeout-ms",
+            "6000",
+            "--report-every",
+            "2",
+            "--batch-timeout",
+            "0.5",
+            *args,
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen, timeout: float = 90) -> tuple[str, str]:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return out, err
+
+
+def message_count(topic_prefix: str) -> int:
+    return BrokerMessage.objects.filter(topicname__startswith=topic_prefix).count()
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def assert_exactly_once(topic_prefix: str, alerts: range) -> None:
+    rows = list(BrokerMessage.objects.filter(topicname__startswith=topic_prefix).values_list("alertid", flat=True))
+    assert len(rows) == len(alerts)
+    assert sorted(rows) == list(alerts)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_every_message_stored_once_with_ordered_timing_and_bad_ones_counted(
+    subprocess_env, kafka_bootstrap, unique_name
+):
+    topic = unique_name
+    make_topic(kafka_bootstrap, topic)
+    good = [record(i) for i in range(1, 201)]
+    payloads = [
+        *encode(good[:100]),
+        b"\x00\x01not avro at all",
+        *encode([record(500, classid=999)]),
+        *encode(good[100:]),
+    ]
+    produce(kafka_bootstrap, topic, payloads)
+
+    process = brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4")
+    out, err = finish(process)
+    assert "200 messages (200 new), 1400 classifications, 2 bad" in out
+    assert_exactly_once(topic, range(1, 201))
+    assert "skipped bad message" in err
+    assert "field classifications[0].classId: 999 is not an ELAsTiCC classId" in err
+    assert "does not decode as v0_9_1" in err
+    # Logged with topic/partition/offset.
+    assert f"{topic}[" in err
+    assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == 1400
+    assert not BrokerMessage.objects.filter(alertid=500).exists()
+
+    for m in BrokerMessage.objects.filter(topicname=topic):
+        assert m.streammessageid is not None
+        assert m.kafkapartition in (0, 1)
+        assert m.messagekey == f"kafka:{topic}:{m.kafkapartition}:{m.streammessageid}"
+        assert m.elasticcpublishtimestamp < m.brokeringesttimestamp <= m.msghdrtimestamp <= m.descingesttimestamp
+
+    # The same group again: offsets were committed, nothing is re-read.
+    out, _ = finish(brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4"))
+    assert "0 messages (0 new)" in out
+    # --reset re-reads from the start; the replay stores nothing new.
+    out, _ = finish(brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4", "--reset"))
+    assert "200 messages (0 new), 0 classifications, 2 bad" in out
+    assert_exactly_once(topic, range(1, 201))
+
+
+def test_v0_9_several_classifiers_in_one_message(subprocess_env, kafka_bootstrap, unique_name):
+    topic = unique_name
+    make_topic(kafka_bootstrap, topic)
+    produce(kafka_bootstrap, topic, encode([record(i, "v0_9") for i in range(1, 11)], "v0_9"))
+    out, _ = finish(
+        brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--schema", "v0_9", "--max-idle", "4")
+    )
+    assert "10 messages (10 new), 40 classifications, 0 bad" in out
+    rows = sorted(
+        BrokerClassification.objects.filter(brokermessage__alertid=3, brokermessage__topicname=topic).values_list(
+            "classifier__classifiername", "classifier__classifierparams", "classid", "probability"
+        )
+    )
+    assert rows == [
+        ("Multi", "a", 121, 0.25),
+        ("Multi", "a", 122, 0.75),
+        ("Multi", "b", 221, 1.0),
+        ("NugentClassifier", "100%", 111, 1.0),
+    ]
+
+
+def test_kill_9_mid_run_then_restart_loses_and_duplicates_nothing(subprocess_env, kafka_bootstrap, unique_name):
+    topic = unique_name
+    make_topic(kafka_bootstrap, topic)
+    total = 6000
+    produce(kafka_bootstrap, topic, encode([record(i) for i in range(total)]))
+
+    process = brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--batch-size", "100")
+    wait_for(lambda: message_count(topic) >= 500, 60, "the first batches")
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=10)
+    stored_at_kill = message_count(topic)
+    assert stored_at_kill < total, "brokerpoll finished before it could be killed; raise `total`"
+
+    out, _ = finish(brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4"))
+    assert_exactly_once(topic, range(total))
+    assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == total * len(CLASSES)
+    # The restart read from the committed offsets (at most the uncommitted
+    # last batch again), not from the beginning.
+    consumed, new = map(int, re.search(r"(\d+) messages \((\d+) new\)", out).groups())
+    assert new == total - stored_at_kill
+    assert consumed - new <= 100
+
+
+def test_sigterm_finishes_the_batch_and_exits_zero(subprocess_env, kafka_bootstrap, unique_name):
+    topic = unique_name
+    make_topic(kafka_bootstrap, topic)
+    produce(kafka_bootstrap, topic, encode([record(i) for i in range(3000)]))
+    process = brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--batch-size", "100")
+    wait_for(lambda: message_count(topic) > 0, 60, "the first batch")
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    out, _ = finish(process, timeout=15)
+    assert time.monotonic() - started < 10
+    stored = message_count(topic)
+    assert f"{stored} messages ({stored} new)" in out  # everything consumed was stored and reported
+    # The committed offsets match what was stored: a restart picks up exactly the rest.
+    out, _ = finish(brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4"))
+    assert f"{3000 - stored} messages ({3000 - stored} new)" in out
+    assert_exactly_once(topic, range(3000))
+
+
+def write_config(tmp_path: Path, sources: list[dict]) -> Path:
+    path = tmp_path / "brokerpoll.yaml"
+    path.write_text(json.dumps({"sources": sources}))
+    return path
+
+
+def test_broker_restart_mid_run_and_a_dead_source_does_not_block_others(
+    subprocess_env, kafka_bootstrap, unique_name, tmp_path
+):
+    private = Tansu(root=tmp_path / "tansu", port=free_port())
+    private.up()
+    try:
+        prefix = unique_name
+        before, after, steady = f"{prefix}-before", f"{prefix}-after", f"{prefix}-steady"
+        make_topic(private.bootstrap, before)
+        make_topic(kafka_bootstrap, steady)
+        produce(private.bootstrap, before, encode([record(i) for i in range(300)]))
+        fast_metadata = {"topic.metadata.refresh.interval.ms": 1000}
+        config = write_config(
+            tmp_path,
+            [
+                {
+                    "name": "private",
+                    "bootstrap.servers": private.bootstrap,
+                    "topics": [f"^{prefix}-(before|after)$"],
+                    "schema": "v0_9_1",
+                    "group.id": f"{prefix}-private",
+                    "settings": fast_metadata,
+                },
+                {
+                    "name": "steady",
+                    "bootstrap.servers": kafka_bootstrap,
+                    "topics": steady,
+                    "schema": "v0_9_1",
+                    "group.id": {"env": "STEADY_GROUP"},
+                },
+                {
+                    "name": "nobody-home",
+                    "bootstrap.servers": f"127.0.0.1:{free_port()}",
+                    "topics": ["whatever"],
+                    "schema": "v0_9",
+                    "group.id": f"{prefix}-dead",
+                },
+            ],
+        )
+        env = {**subprocess_env, "STEADY_GROUP": f"{prefix}-steady"}
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "brokerpoll",
+                "--config",
+                str(config),
+                "--session-timeout-ms",
+                "6000",
+                "--report-every",
+                "2",
+                "--batch-timeout",
+                "0.5",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: message_count(before) == 300, 60, "the messages before the restart")
+            private.down()
+            # While the private broker is down the other live source keeps going.
+            produce(kafka_bootstrap, steady, encode([record(i) for i in range(1000, 1100)]))
+            wait_for(lambda: message_count(steady) == 100, 60, "the steady source during the outage")
+            assert process.poll() is None
+            private.up()
+            # tansu keeps topics in memory: after its restart offsets begin at 0
+            # again, so new messages go to a new topic the pattern also matches.
+            make_topic(private.bootstrap, after)
+            produce(private.bootstrap, after, encode([record(i) for i in range(300, 500)]))
+            wait_for(lambda: message_count(after) == 200, 90, "the messages after the restart")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err[-3000:]
+        assert_exactly_once(before, range(300))
+        assert_exactly_once(after, range(300, 500))
+        assert_exactly_once(steady, range(1000, 1100))
+        assert "nobody-home: 0 messages" in out
+        assert "source nobody-home: kafka:" in err
+    finally:
+        private.down()
+
+
+def test_config_file_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_USER", "alice")
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - name: a\n"
+        "    bootstrap.servers: host:9092\n"
+        "    topics: '^elasticc-.*'\n"
+        "    schema: v0_9\n"
+        "    group.id: g\n"
+        "    settings:\n"
+        "      sasl.username: {env: SECRET_USER}\n"
+        f"      sasl.password: {{file: {secret}}}\n"
+        "      enable.partition.eof: false\n"
+    )
+    (source,) = load_sources(path)
+    assert source.topics == ("^elasticc-.*",)
+    assert source.settings == {"sasl.username": "alice", "sasl.password": "s3cret", "enable.partition.eof": "false"}
+
+    bad = {
+        "schema: v0_9\n": ("schema: v2\n", "schema must be v0_9 or v0_9_1"),
+        "group.id: g\n": ("group.id: g\n    colour: red\n", "unknown keys ['colour']"),
+        "{env: SECRET_USER}": ("{env: NOT_SET_ANYWHERE}", "NOT_SET_ANYWHERE is not set"),
+        "      enable.partition.eof: false\n": ("      enable.auto.commit: true\n", "set by brokerpoll itself"),
+        "'^elasticc-.*'": ("'^elasticc-(['", "bad topic pattern"),
+    }
+    text = path.read_text()
+    for old, (new, message) in bad.items():
+        path.write_text(text.replace(old, new))
+        with pytest.raises(BrokerpollConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
+            load_sources(path)
+
+
+def test_command_errors_are_one_line_and_nonzero(subprocess_env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "brokerpoll", "--config", ""],
+        cwd=BASE_DIR,
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "CommandError: no sources: set BROKERPOLL_CONFIG, pass --config, or give --topic"
+    ]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "brokerpoll", "--config", str(tmp_path / "missing.yaml")],
+        cwd=BASE_DIR,
+        env={**subprocess_env, "BROKERPOLL_CONFIG": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "cannot read brokerpoll config" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
