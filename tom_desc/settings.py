@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     *TOMTOOLKIT_INSTALLED_APPS,
     "django.contrib.humanize",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "pgtrigger",
     "tom_desc",
     "elasticc",
@@ -78,6 +79,11 @@ MIDDLEWARE = [
     TOMTOOLKIT_MIDDLEWARE[0],
     "whitenoise.middleware.WhiteNoiseMiddleware",
     *TOMTOOLKIT_MIDDLEWARE[1:],
+]
+# API clients get JSON 403s, not TOM's redirect to the login page (see the module).
+MIDDLEWARE = [
+    "elasticc.api.middleware.Raise403Middleware" if name == "tom_common.middleware.Raise403Middleware" else name
+    for name in MIDDLEWARE
 ]
 
 ROOT_URLCONF = "tom_desc.urls"
@@ -178,6 +184,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "ELAsTiCC alerts, truth, broker messages and SQL over HTTP.",
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "PREPROCESSING_HOOKS": ["elasticc.api.schema.project_endpoints"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "elasticc.api.schema.add_plain_django_endpoints",
+    ],
 }
 
 # --- i18n, static ---------------------------------------------------------

@@ -1,0 +1,38 @@
+"""URLs of the REST API, mounted at /elasticc/ before the ELAsTiCC pages.
+
+Explicit paths rather than a DRF router: the broker-message list route takes
+PUT as well as POST, and a router's API root would shadow the /elasticc/
+front page.
+"""
+
+from django.urls import path
+
+from elasticc.api import views
+
+app_name = "elasticc-api"
+
+_READ = {"get": "list"}
+_ONE = {"get": "retrieve"}
+
+urlpatterns = [
+    path("diaobject/", views.DiaObjectViewSet.as_view(_READ), name="diaobject-list"),
+    path("diaobject/<int:pk>/", views.DiaObjectViewSet.as_view(_ONE), name="diaobject-detail"),
+    path("diasource/", views.DiaSourceViewSet.as_view(_READ), name="diasource-list"),
+    path("diasource/<int:pk>/", views.DiaSourceViewSet.as_view(_ONE), name="diasource-detail"),
+    path("diaforcedsource/", views.DiaForcedSourceViewSet.as_view(_READ), name="diaforcedsource-list"),
+    path("diaforcedsource/<int:pk>/", views.DiaForcedSourceViewSet.as_view(_ONE), name="diaforcedsource-detail"),
+    path("diaalert/", views.DiaAlertViewSet.as_view(_READ), name="diaalert-list"),
+    path("diaalert/<int:pk>/", views.DiaAlertViewSet.as_view(_ONE), name="diaalert-detail"),
+    path("diatruth/", views.DiaTruthViewSet.as_view(_READ), name="diatruth-list"),
+    path("diatruth/<int:pk>/", views.DiaTruthViewSet.as_view(_ONE), name="diatruth-detail"),
+    path("diaobjecttruth/", views.DiaObjectTruthViewSet.as_view(_READ), name="diaobjecttruth-list"),
+    path("diaobjecttruth/<int:pk>/", views.DiaObjectTruthViewSet.as_view(_ONE), name="diaobjecttruth-detail"),
+    path(
+        "brokermessage/",
+        views.BrokerMessageViewSet.as_view({"get": "list", "put": "create", "post": "create"}),
+        name="brokermessage-list",
+    ),
+    path("brokermessage/<int:pk>/", views.BrokerMessageViewSet.as_view(_ONE), name="brokermessage-detail"),
+    path("classids/", views.ClassIdsView.as_view(), name="classids"),
+    path("classifiers/", views.ClassifiersView.as_view(), name="classifiers"),
+]
