@@ -1,0 +1,97 @@
+"""`manage.py send_elasticc_alerts --through-day MJD | --added-days N [--do]`: stream alerts to Kafka."""
+
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from elasticc import alert_sender
+from elasticc.alert_builder import SCHEMA_VERSIONS
+
+
+class Command(BaseCommand):
+    help = (
+        "Send the unsent ELAsTiCC alerts with midPointTai up to a simulated date to Kafka, in simulated-time "
+        "order, recording alertsenttimestamp for each delivery Kafka confirms. Dry run unless --do."
+    )
+
+    def add_arguments(self, parser):
+        when = parser.add_mutually_exclusive_group(required=True)
+        when.add_argument("--through-day", type=float, help="send alerts with midPointTai <= this MJD")
+        when.add_argument(
+            "--added-days", type=float, help="send through the last sent alert's midPointTai plus this many days"
+        )
+        parser.add_argument("--kafka-server", default=settings.KAFKA_BOOTSTRAP_SERVERS, help="default %(default)s")
+        parser.add_argument("--topic", default=settings.ALERT_TOPIC, help="default %(default)s")
+        parser.add_argument(
+            "--ddf-topic",
+            default=settings.ALERT_DDF_TOPIC or None,
+            help="separate topic for alerts of deep-drilling-field objects (default: same topic)",
+        )
+        parser.add_argument("--schema", choices=SCHEMA_VERSIONS, default=settings.ALERT_SCHEMA_VERSION)
+        parser.add_argument("--limit", type=int, help="send at most this many alerts")
+        parser.add_argument("--batch-size", type=int, default=5000, help="alerts built per batch (default %(default)s)")
+        parser.add_argument(
+            "--flush-every",
+            type=int,
+            default=50000,
+            help="wait for all deliveries every N alerts (default %(default)s)",
+        )
+        parser.add_argument("--history-days", type=float, default=365.0, help="alert history window (days)")
+        parser.add_argument("--delivery-timeout", type=float, default=60.0, help="seconds Kafka may take per message")
+        parser.add_argument("--do", action="store_true", help="really send (default: dry run)")
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args, **options):
+        for name in ("limit", "batch_size", "flush_every"):
+            if options[name] is not None and options[name] < 1:
+                raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
+        try:
+            through = alert_sender.through_day_for(through_day=options["through_day"], added_days=options["added_days"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        ddf_topic = options["ddf_topic"]
+        if not options["do"]:
+            summary = alert_sender.pending_summary(through_day=through)
+            count = summary.count if options["limit"] is None else min(summary.count, options["limit"])
+            span = f" (midPointTai {summary.first_mjd:.4f} to {summary.last_mjd:.4f})" if summary.count else ""
+            dest = f"{options['topic']}" + (f", {summary.ddf_count} DDF alerts to {ddf_topic}" if ddf_topic else "")
+            self.stdout.write(
+                f"Dry run: would send {count} of {summary.count} unsent alerts through MJD {through:.4f}{span} "
+                f"to {options['kafka_server']} topic {dest}, schema {options['schema']}. Add --do to send."
+            )
+            return
+
+        stop = threading.Event()
+
+        def on_signal(signum, frame):
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            result = alert_sender.send_alerts(
+                through_day=through,
+                kafka_server=options["kafka_server"],
+                topic=options["topic"],
+                ddf_topic=ddf_topic,
+                schema_version=options["schema"],
+                limit=options["limit"],
+                batch_size=options["batch_size"],
+                flush_every=options["flush_every"],
+                history_days=options["history_days"],
+                delivery_timeout=options["delivery_timeout"],
+                stop=stop,
+                progress=not options["no_progress"],
+            )
+        except alert_sender.SendError as exc:
+            raise CommandError(str(exc)) from exc
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        stopped = " (stopped by signal; rerun to send the rest)" if result.interrupted else ""
+        ddf = f", {result.confirmed_ddf} of them to {ddf_topic}" if ddf_topic else ""
+        self.stdout.write(
+            f"Sent {result.confirmed} alerts through MJD {through:.4f} to {options['topic']}{ddf} "
+            f"in {result.seconds:.1f} s ({result.rate:.0f} alerts/s){stopped}"
+        )
