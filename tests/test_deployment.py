@@ -525,6 +525,22 @@ def test_spin_database_and_volumes(rendered):
     assert "ReadWriteMany" in claims["desc-tom-long-queries"]["spec"]["accessModes"]
 
 
+def test_spin_readme_names_what_the_manifests_define(rendered):
+    """The procedure's kubectl commands refer to objects that exist."""
+    readme = (SPIN / "README.md").read_text()
+    names = {(obj["kind"].lower(), obj["metadata"]["name"]) for obj in rendered}
+    namespaces = {obj["metadata"].get("namespace") for obj in rendered if obj["kind"] != "Namespace"}
+    assert namespaces == {"desc-tom"}
+    assert set(re.findall(r"kubectl -n (\S+)", readme)) == namespaces
+    referenced = re.findall(r"\b(deployment|job|cronjob|ingress)[/ ](desc-tom-[a-z-]+)", readme)
+    assert referenced
+    for kind, name in referenced:
+        assert (kind, name) in names, f"spin/README.md names {kind}/{name}, which the manifests do not define"
+    tls = {t["secretName"] for t in find(rendered, "Ingress", "desc-tom-web")["spec"]["tls"]}
+    assert all(f"create secret tls {name}" in readme for name in tls)
+    assert find(rendered, "ConfigMap", "desc-tom-config")["data"]["KAFKA_BOOTSTRAP_SERVERS"], "Spin runs no Kafka"
+
+
 # --- the image ------------------------------------------------------------------------
 
 
