@@ -7,18 +7,22 @@ rows.
 
 Why it is written this way:
 - Throughput. A campaign brings hundreds of millions of messages with several
-  classifications each, so a batch is stored with a fixed number of set-based
-  statements (never a query per message): classifiers are registered with one
-  `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`, then messages
-  and their classifications are written by ONE statement whose first
-  data-modifying CTE inserts the messages from `unnest` arrays with
-  `ON CONFLICT (messagekey) DO NOTHING RETURNING` and whose second inserts the
-  classifications of exactly the newly inserted messages. The arrays are sent
-  as binary parameters with server-side binding (psycopg's client-side
-  binding would render thousands of array elements as SQL text). COPY into a
-  temporary table was measured too (bench/kafka_poll.py, `--copy-probe`) and
-  was slower at batch sizes of 1,000 messages, because it needs three extra
-  statements per batch.
+  classifications each, so a batch is stored with two set-based statements,
+  never a query per message: (1) classifiers are registered and looked up in
+  one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING` CTE; (2) one
+  statement whose first data-modifying CTE inserts the messages from
+  `unnest` arrays with `ON CONFLICT (messagekey) DO NOTHING RETURNING` and
+  whose second inserts the classifications of exactly the newly inserted
+  messages. The arrays travel as PostgreSQL array literals built with
+  `str.join` (parsed in C by the server): psycopg's per-element array
+  adaptation cost more than the database work. Timestamps travel as
+  milliseconds and become timestamptz in SQL. The alternatives measured
+  (bench/kafka_poll.py --store-probe): binary-adapted arrays and COPY of the
+  classifications into the parent table, both slower for 1,000-message
+  batches. Avro-decoded Kafka records have their types guaranteed by the
+  schema, so they take a fast validation path that checks only the rules
+  the schema cannot (taxonomy, probability range, duplicates, NUL); any
+  failure re-runs the full validator for a precise error.
 - Idempotency. Each message has a natural identity, `messagekey`, with a
   unique constraint: Kafka `kafka:<topic>:<partition>:<offset>`, REST
   `rest:<sha256>` of the canonical message content. A replay (Kafka
@@ -59,6 +63,7 @@ REST_TOPIC = "REST_push"
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 _MESSAGE_FIELDS_V0_9 = frozenset(
     {
@@ -112,24 +117,24 @@ class ClassificationIn(NamedTuple):
 
 
 class MessageOrigin(NamedTuple):
-    """Where a Kafka message came from (its identity and header time)."""
+    """Where a Kafka message came from: its identity and header time (ms)."""
 
     topic: str
     partition: int
     offset: int
-    timestamp: datetime | None
+    timestamp_ms: int | None
 
 
-@dataclass(frozen=True)
-class BrokerMessageIn:
-    """A validated broker message, ready for `store_broker_messages`."""
+class BrokerMessageIn(NamedTuple):
+    """A validated broker message, ready for `store_broker_messages`.
+    Timestamps are milliseconds since 1970 (UTC), or None."""
 
     messagekey: str
     alertid: int
     diasourceid: int
-    elasticcpublishtimestamp: datetime
-    brokeringesttimestamp: datetime | None
-    msghdrtimestamp: datetime | None
+    elasticcpublish_ms: int
+    brokeringest_ms: int | None
+    msghdr_ms: int | None
     topicname: str
     streammessageid: int | None
     kafkapartition: int | None
@@ -163,19 +168,23 @@ _classids: frozenset[int] = frozenset()
 _classids_loaded_at = -math.inf
 
 
-def _known_classid(classid: int) -> bool:
-    """Whether `classid` is in the taxonomy. The set is cached per process
-    and re-read (at most once a minute) when an id is not found."""
+def _taxonomy(*, refresh: bool = False) -> frozenset[int]:
+    """The ELAsTiCC classIds, cached per process; `refresh` re-reads them
+    (at most once a minute), for when an id was not found."""
     global _classids, _classids_loaded_at
-    if classid in _classids:
-        return True
+    if _classids and not refresh:
+        return _classids
     with _classid_lock:
-        if time.monotonic() - _classids_loaded_at > _CLASSID_REFRESH_SECONDS or not _classids:
+        if not _classids or time.monotonic() - _classids_loaded_at > _CLASSID_REFRESH_SECONDS:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT classid FROM elasticc_classid")
                 _classids = frozenset(row[0] for row in cursor.fetchall())
             _classids_loaded_at = time.monotonic()
-    return classid in _classids
+    return _classids
+
+
+def _known_classid(classid: int) -> bool:
+    return classid in _taxonomy() or classid in _taxonomy(refresh=True)
 
 
 # --- parsing -------------------------------------------------------------------
@@ -197,25 +206,24 @@ def _str(value: Any, *, index: int, name: str) -> str:
     return value
 
 
-def _timestamp(value: Any, *, index: int, name: str, required: bool) -> datetime | None:
+_MS_MIN, _MS_MAX = -62135596800000, 253402300799999  # years 1..9999
+
+
+def _timestamp_ms(value: Any, *, index: int, name: str, required: bool) -> int | None:
+    """Milliseconds since 1970 from an int (JSON) or a datetime (Avro)."""
     if value is None:
         if required:
             raise BrokerMessageError(index=index, field=name, problem="is required")
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return ((value if value.tzinfo else value.replace(tzinfo=UTC)) - _EPOCH) // _MS
     if isinstance(value, bool) or not isinstance(value, int):
         raise BrokerMessageError(
             index=index, field=name, problem=f"must be milliseconds since 1970 (integer), got {value!r:.60}"
         )
-    try:
-        return _EPOCH + timedelta(milliseconds=value)
-    except OverflowError:
-        raise BrokerMessageError(index=index, field=name, problem=f"{value} is out of range") from None
-
-
-def _ms(value: datetime | None) -> int | None:
-    return None if value is None else (value - _EPOCH) // timedelta(milliseconds=1)
+    if not _MS_MIN <= value <= _MS_MAX:
+        raise BrokerMessageError(index=index, field=name, problem=f"{value} is out of range")
+    return value
 
 
 def _probability(value: Any, *, index: int, name: str) -> float:
@@ -242,10 +250,10 @@ def parse_broker_message(
     schema_version: str | None = None,
     origin: MessageOrigin | None = None,
 ) -> BrokerMessageIn:
-    """Validate one message (JSON or Avro-decoded dict). With a Kafka `origin` the message is keyed by topic,
-    partition and offset and its header time is the Kafka timestamp;
-    without, it is a REST message keyed by its content digest and timed by
-    its optional `brokerPublishTimestamp`."""
+    """Validate one message (JSON or Avro-decoded dict). With a Kafka
+    `origin` the message is keyed by topic, partition and offset and its
+    header time is the Kafka timestamp; without, it is a REST message keyed
+    by its content digest and timed by its optional `brokerPublishTimestamp`."""
     if not isinstance(payload, Mapping):
         raise BrokerMessageError(index=index, field="(message)", problem="must be a JSON object")
     version = _detect_version(payload, schema_version)
@@ -258,13 +266,13 @@ def parse_broker_message(
             raise BrokerMessageError(index=index, field=name, problem="is required")
     alertid = _int(payload["alertId"], index=index, name="alertId", lo=BIGINT_MIN, hi=BIGINT_MAX)
     diasourceid = _int(payload["diaSourceId"], index=index, name="diaSourceId", lo=BIGINT_MIN, hi=BIGINT_MAX)
-    published = _timestamp(
+    published = _timestamp_ms(
         payload["elasticcPublishTimestamp"], index=index, name="elasticcPublishTimestamp", required=True
     )
-    ingested = _timestamp(
+    ingested = _timestamp_ms(
         payload.get("brokerIngestTimestamp"), index=index, name="brokerIngestTimestamp", required=False
     )
-    brokerpublished = _timestamp(
+    brokerpublished = _timestamp_ms(
         payload.get("brokerPublishTimestamp"), index=index, name="brokerPublishTimestamp", required=False
     )
     brokername = _str(payload["brokerName"], index=index, name="brokerName")
@@ -318,37 +326,67 @@ def parse_broker_message(
         classifications.append(ClassificationIn(classifier, classid, probability))
 
     if origin is None:
+        key = _rest_key(alertid, diasourceid, published, ingested, brokername, brokerversion, classifications)
         return BrokerMessageIn(
-            messagekey=_rest_key(alertid, diasourceid, published, ingested, brokername, brokerversion, classifications),
-            alertid=alertid,
-            diasourceid=diasourceid,
-            elasticcpublishtimestamp=published,
-            brokeringesttimestamp=ingested,
-            msghdrtimestamp=brokerpublished,
-            topicname=REST_TOPIC,
-            streammessageid=None,
-            kafkapartition=None,
-            classifications=tuple(classifications),
-        )
+            key, alertid, diasourceid, published, ingested, brokerpublished, REST_TOPIC, None, None,
+            tuple(classifications),
+        )  # fmt: skip
     return BrokerMessageIn(
-        messagekey=kafka_message_key(topic=origin.topic, partition=origin.partition, offset=origin.offset),
-        alertid=alertid,
-        diasourceid=diasourceid,
-        elasticcpublishtimestamp=published,
-        brokeringesttimestamp=ingested,
-        msghdrtimestamp=origin.timestamp,
-        topicname=origin.topic,
-        streammessageid=origin.offset,
-        kafkapartition=origin.partition,
-        classifications=tuple(classifications),
+        f"kafka:{origin.topic}:{origin.partition}:{origin.offset}",
+        alertid, diasourceid, published, ingested, origin.timestamp_ms, origin.topic, origin.offset,
+        origin.partition, tuple(classifications),
+    )  # fmt: skip
+
+
+def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigin) -> BrokerMessageIn:
+    """Validate a record that fastavro decoded from Kafka (the hot path).
+
+    The schema already guarantees every field's presence and type, so only
+    the rules it cannot express are checked here: classIds in the taxonomy,
+    probabilities in 0..1 (NaN fails the comparison), no classId twice for
+    one classifier, no NUL in strings. Anything suspicious goes through
+    `parse_broker_message`, which raises the precise `BrokerMessageError`."""
+    items = record["classifications"]
+    classids = [item["classId"] for item in items]
+    brokername, brokerversion = record["brokerName"], record["brokerVersion"]
+    if schema_version == "v0_9_1":
+        classifier = ClassifierKey(brokername, brokerversion, record["classifierName"], record["classifierParams"])
+        keys = [classifier] * len(items)
+        distinct = len(set(classids)) == len(classids)
+        texts = classifier
+    else:
+        keys = [ClassifierKey(brokername, brokerversion, i["classifierName"], i["classifierParams"]) for i in items]
+        distinct = len(set(zip(keys, classids, strict=True))) == len(classids)
+        texts = (brokername, brokerversion, *(t for k in set(keys) for t in k[2:]))
+    probabilities = [item["probability"] for item in items]
+    if (
+        not distinct
+        or not _taxonomy().issuperset(classids)
+        or not all(0.0 <= p <= 1.0 for p in probabilities)
+        or any("\x00" in t for t in texts)
+    ):
+        return parse_broker_message(record, schema_version=schema_version, origin=origin)
+    published = record["elasticcPublishTimestamp"]
+    ingested = record["brokerIngestTimestamp"]
+    return BrokerMessageIn(
+        f"kafka:{origin.topic}:{origin.partition}:{origin.offset}",
+        record["alertId"],
+        record["diaSourceId"],
+        published if isinstance(published, int) else (published - _EPOCH) // _MS,
+        ingested if ingested is None or isinstance(ingested, int) else (ingested - _EPOCH) // _MS,
+        origin.timestamp_ms,
+        origin.topic,
+        origin.offset,
+        origin.partition,
+        tuple(map(ClassificationIn, keys, classids, probabilities)),
     )
 
 
 def _rest_key(
     alertid: int,
     diasourceid: int,
-    published: datetime | None,
-    ingested: datetime | None,
+    published: int | None,
+    ingested: int | None,
     brokername: str,
     brokerversion: str,
     classifications: list[ClassificationIn],
@@ -359,8 +397,8 @@ def _rest_key(
         [
             alertid,
             diasourceid,
-            _ms(published),
-            _ms(ingested),
+            published,
+            ingested,
             brokername,
             brokerversion,
             [
@@ -386,43 +424,71 @@ def parse_broker_messages(*, payloads: Sequence[Any], schema_version: str | None
 
 # --- storage -------------------------------------------------------------------
 
-_REGISTER_CLASSIFIERS_SQL = """
-INSERT INTO elasticc_brokerclassifier (brokername, brokerversion, classifiername, classifierparams)
-SELECT u.b, u.v, u.n, u.p
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(b, v, n, p)
-WHERE NOT EXISTS (
-    SELECT 1 FROM elasticc_brokerclassifier c
-    WHERE c.brokername = u.b AND c.brokerversion = u.v AND c.classifiername = u.n AND c.classifierparams = u.p
-)
-ON CONFLICT (brokername, brokerversion, classifiername, classifierparams) DO NOTHING
-RETURNING classifierid, brokername, brokerversion, classifiername, classifierparams
-"""
 
-_SELECT_CLASSIFIERS_SQL = """
-SELECT c.classifierid, c.brokername, c.brokerversion, c.classifiername, c.classifierparams
+def _int_array(values: Sequence[int | None]) -> str:
+    """A PostgreSQL array literal of integers (None -> NULL)."""
+    return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+
+
+def _text_array(values: Sequence[str]) -> str:
+    """A PostgreSQL array literal of strings, every element quoted."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
+
+
+# Registers the classifiers not yet known (their partitions follow by
+# trigger) and returns the id of every requested one. The outer SELECT's
+# snapshot predates `new`, so new rows come from RETURNING and old ones from
+# the table; a classifier another process registers concurrently is missing
+# from both, which the caller detects and retries.
+_CLASSIFIERS_SQL = """
+WITH want AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(b, v, n, p)
+), new AS (
+    INSERT INTO elasticc_brokerclassifier (brokername, brokerversion, classifiername, classifierparams)
+    SELECT b, v, n, p FROM want
+    WHERE NOT EXISTS (
+        SELECT 1 FROM elasticc_brokerclassifier c
+        WHERE c.brokername = want.b AND c.brokerversion = want.v
+          AND c.classifiername = want.n AND c.classifierparams = want.p)
+    ON CONFLICT (brokername, brokerversion, classifiername, classifierparams) DO NOTHING
+    RETURNING classifierid, brokername, brokerversion, classifiername, classifierparams
+)
+SELECT classifierid, brokername, brokerversion, classifiername, classifierparams, true FROM new
+UNION ALL
+SELECT c.classifierid, c.brokername, c.brokerversion, c.classifiername, c.classifierparams, false
 FROM elasticc_brokerclassifier c
-JOIN unnest(%s::text[], %s::text[], %s::text[], %s::text[]) AS u(b, v, n, p)
-  ON c.brokername = u.b AND c.brokerversion = u.v AND c.classifiername = u.n AND c.classifierparams = u.p
+JOIN want ON c.brokername = want.b AND c.brokerversion = want.v
+         AND c.classifiername = want.n AND c.classifierparams = want.p
 """
 
 # Messages and classifications in one statement: `ins` returns the ids of the
 # messages actually inserted (a replayed key returns nothing), and only their
-# classifications are written.
+# classifications (matched by the message's position in the batch) are written.
 _STORE_SQL = """
-WITH ins AS (
+WITH input AS (
+    SELECT * FROM unnest(
+        %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bigint[],
+        %s::bigint[], %s::bigint[], %s::bigint[]
+    ) WITH ORDINALITY AS u(messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
+                          msghdr_ms, published_ms, ingested_ms, n)
+), ins AS (
     INSERT INTO elasticc_brokermessage (
         messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
         msghdrtimestamp, elasticcpublishtimestamp, brokeringesttimestamp)
-    SELECT * FROM unnest(
-        %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bigint[],
-        %s::timestamptz[], %s::timestamptz[], %s::timestamptz[])
+    SELECT messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
+           'epoch'::timestamptz + msghdr_ms * interval '1 millisecond',
+           'epoch'::timestamptz + published_ms * interval '1 millisecond',
+           'epoch'::timestamptz + ingested_ms * interval '1 millisecond'
+    FROM input ORDER BY n
     ON CONFLICT (messagekey) DO NOTHING
     RETURNING brokermessageid, messagekey
 ), cls AS (
     INSERT INTO elasticc_brokerclassification (brokermessageid, classifierid, classid, probability)
-    SELECT ins.brokermessageid, u.classifierid, u.classid, u.probability
-    FROM unnest(%s::text[], %s::int[], %s::int[], %s::real[]) AS u(messagekey, classifierid, classid, probability)
-    JOIN ins USING (messagekey)
+    SELECT ins.brokermessageid, c.classifierid, c.classid, c.probability
+    FROM ins
+    JOIN input USING (messagekey)
+    JOIN unnest(%s::int[], %s::int[], %s::int[], %s::real[]) AS c(n, classifierid, classid, probability)
+      ON c.n = input.n
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins), (SELECT min(brokermessageid) FROM ins), (SELECT count(*) FROM cls)
@@ -432,12 +498,19 @@ SELECT (SELECT count(*) FROM ins), (SELECT min(brokermessageid) FROM ins), (SELE
 def _register_classifiers(
     cursor: psycopg.Cursor, keys: set[ClassifierKey]
 ) -> tuple[dict[ClassifierKey, int], tuple[Classifier, ...]]:
-    columns = [list(column) for column in zip(*sorted(keys), strict=True)]
-    cursor.execute(_REGISTER_CLASSIFIERS_SQL, columns, binary=True)
-    new = tuple(Classifier(*row) for row in cursor.fetchall())
-    cursor.execute(_SELECT_CLASSIFIERS_SQL, columns, binary=True)
-    ids = {ClassifierKey(*row[1:]): row[0] for row in cursor.fetchall()}
-    return ids, tuple(sorted(new))
+    wanted = sorted(keys)
+    params = [_text_array(column) for column in zip(*wanted, strict=True)]
+    ids: dict[ClassifierKey, int] = {}
+    new: list[Classifier] = []
+    for _attempt in range(5):
+        cursor.execute(_CLASSIFIERS_SQL, params)
+        for classifierid, b, v, n, p, is_new in cursor.fetchall():
+            ids[ClassifierKey(b, v, n, p)] = classifierid
+            if is_new:
+                new.append(Classifier(classifierid, b, v, n, p))
+        if len(ids) == len(wanted):
+            return ids, tuple(sorted(new))
+    raise RuntimeError(f"could not register classifiers {sorted(keys - set(ids))}")
 
 
 def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult:
@@ -456,38 +529,40 @@ def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult
 
     with transaction.atomic():
         connection.ensure_connection()
+        # A plain psycopg cursor: server-side parameter binding, so each
+        # array literal is sent once as a parameter, not spliced into the SQL.
         with psycopg.Cursor(connection.connection) as cursor:
             classifier_ids, new_classifiers = (
                 _register_classifiers(cursor, classifier_keys) if classifier_keys else ({}, ())
             )
-            ckeys: list[str] = []
+            positions: list[int] = []
             cids: list[int] = []
             classids: list[int] = []
             probs: list[float] = []
-            for m in batch:
+            for n, m in enumerate(batch, start=1):
                 for c in m.classifications:
-                    ckeys.append(m.messagekey)
+                    positions.append(n)
                     cids.append(classifier_ids[c.classifier])
                     classids.append(c.classid)
                     probs.append(c.probability)
+            columns = list(zip(*batch, strict=True))
             cursor.execute(
                 _STORE_SQL,
                 [
-                    [m.messagekey for m in batch],
-                    [m.streammessageid for m in batch],
-                    [m.topicname for m in batch],
-                    [m.kafkapartition for m in batch],
-                    [m.alertid for m in batch],
-                    [m.diasourceid for m in batch],
-                    [m.msghdrtimestamp for m in batch],
-                    [m.elasticcpublishtimestamp for m in batch],
-                    [m.brokeringesttimestamp for m in batch],
-                    ckeys,
-                    cids,
-                    classids,
-                    probs,
+                    _text_array(columns[0]),  # messagekey
+                    _int_array(columns[7]),  # streammessageid
+                    _text_array(columns[6]),  # topicname
+                    _int_array(columns[8]),  # kafkapartition
+                    _int_array(columns[1]),  # alertid
+                    _int_array(columns[2]),  # diasourceid
+                    _int_array(columns[5]),  # msghdr_ms
+                    _int_array(columns[3]),  # elasticcpublish_ms
+                    _int_array(columns[4]),  # brokeringest_ms
+                    _int_array(positions),
+                    _int_array(cids),
+                    _int_array(classids),
+                    "{" + ",".join(map(repr, probs)) + "}",
                 ],
-                binary=True,
             )
             num_loaded, first_id, num_classifications = cursor.fetchone()
     return StoreResult(

@@ -34,7 +34,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -52,7 +51,7 @@ from elasticc.broker_messages import (
     BrokerMessageError,
     BrokerMessageIn,
     MessageOrigin,
-    parse_broker_message,
+    parse_avro_record,
     store_broker_messages,
 )
 from elasticc.brokerpoll_config import Source
@@ -230,7 +229,7 @@ class SourcePoller:
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             offsets[(topic, partition)] = offset + 1
             ts_type, ts_ms = msg.timestamp()
-            when = None if ts_type == TIMESTAMP_NOT_AVAILABLE else datetime.fromtimestamp(ts_ms / 1000, UTC)
+            origin = MessageOrigin(topic, partition, offset, None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts_ms)
             try:
                 value = msg.value()
                 if value is None:
@@ -240,11 +239,7 @@ class SourcePoller:
                 self._bad(topic, partition, offset, f"does not decode as {schema} brokerClassification ({exc!r:.120})")
                 continue
             try:
-                good.append(
-                    parse_broker_message(
-                        record, schema_version=schema, origin=MessageOrigin(topic, partition, offset, when)
-                    )
-                )
+                good.append(parse_avro_record(record, schema_version=schema, origin=origin))
             except BrokerMessageError as exc:
                 self._bad(topic, partition, offset, f"field {exc.field}: {exc.problem}")
         return good, offsets

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
+from elasticc import avro_codec
 from elasticc.broker_messages import (
     BrokerMessageError,
     MessageOrigin,
     kafka_message_key,
+    parse_avro_record,
     parse_broker_message,
     parse_broker_messages,
     rest_message_key,
@@ -136,12 +138,13 @@ def test_same_content_in_both_versions_has_one_identity():
 
 def test_kafka_origin_key_and_replay():
     when = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    when_ms = int(when.timestamp() * 1000)
     payload = v0_9_1(1)
-    message = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 41, when))
+    message = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 41, when_ms))
     assert message.messagekey == kafka_message_key(topic="topic-a", partition=2, offset=41) == "kafka:topic-a:2:41"
     assert store_broker_messages(messages=[message]).num_loaded == 1
     # The same content at another offset is a different Kafka message.
-    other = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 42, when))
+    other = parse_broker_message(payload, origin=MessageOrigin("topic-a", 2, 42, when_ms))
     assert store_broker_messages(messages=[message, other]).num_loaded == 1
     row = BrokerMessage.objects.get(streammessageid=41)
     assert (row.topicname, row.kafkapartition, row.msghdrtimestamp) == ("topic-a", 2, when)
@@ -235,3 +238,37 @@ def test_nothing_stored_from_a_bad_batch():
     assert BrokerClassification.objects.count() == 0
     assert not BrokerClassifier.objects.filter(classifiername="Never registered").exists()
     assert row_count("elasticc_brokermessage") == 0
+
+
+@pytest.mark.parametrize("version", ["v0_9", "v0_9_1"])
+def test_avro_fast_path_equals_full_validation(version):
+    payload = v0_9(4) if version == "v0_9" else v0_9_1(4)
+    if version == "v0_9":
+        payload["elasticcPublishTimestamp"] = T0
+    record = avro_codec.decode(
+        avro_codec.encode(payload, "brokerClassification", version), "brokerClassification", version
+    )
+    origin = MessageOrigin("t", 0, 9, T0 + 5)
+    fast = parse_avro_record(record, schema_version=version, origin=origin)
+    assert fast == parse_broker_message(payload, schema_version=version, origin=origin)
+    assert fast.elasticcpublish_ms == T0 + (0 if version == "v0_9" else 4)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda r: r["classifications"][1].update(classId=999), "classifications[1].classId"),
+        (lambda r: r["classifications"][0].update(probability=float("nan")), "classifications[0].probability"),
+        (lambda r: r["classifications"][0].update(probability=1.0000001), "classifications[0].probability"),
+        (lambda r: r["classifications"][1].update(classId=111), "classifications[1].classId"),
+        (lambda r: r.update(classifierName="bad\x00name"), "classifierName"),
+    ],
+)
+def test_avro_fast_path_rejects_what_the_schema_allows(mutate, field):
+    record = avro_codec.decode(
+        avro_codec.encode(v0_9_1(4), "brokerClassification", "v0_9_1"), "brokerClassification", "v0_9_1"
+    )
+    mutate(record)
+    with pytest.raises(BrokerMessageError) as info:
+        parse_avro_record(record, schema_version="v0_9_1", origin=MessageOrigin("t", 0, 9, None))
+    assert info.value.field == field
