@@ -1,0 +1,208 @@
+"""A stand-in alert broker for tests and the demo (`manage.py fakebroker`).
+
+It reads ELAsTiCC alerts and answers each with classifications from two
+"classifiers" (spec kafka.md): NugentClassifier (params `100%`) always says Ia
+(111) with probability 1, and RandomSNType (params `Perfect`) spreads random
+probabilities over 111, 112, 113, 114, 115, 135 with the remainder on SLSN
+(131). With schema v0_9_1 each classifier is one message; with v0_9 one
+message carries both, each classification naming its classifier.
+
+Only `alertId` and `diaSourceId` of the alert are needed, and both schema
+versions start with exactly those two longs (alertId, then diaSource's first
+field), so alerts are read by their prefix whatever version they were sent
+in. Offsets are committed after the answers are flushed to Kafka, so a crash
+re-answers rather than skips alerts (at least once, like a real broker).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Producer
+
+from elasticc.avro_codec import encode_many
+
+logger = logging.getLogger(__name__)
+
+BROKER_NAME = "FakeBroker"
+BROKER_VERSION = "v1.0"
+NUGENT = ("NugentClassifier", "100%")
+RANDOM_SN = ("RandomSNType", "Perfect")
+RANDOM_SN_CLASSES = (111, 112, 113, 114, 115, 135)
+REMAINDER_CLASS = 131
+
+
+@dataclass
+class FakeBrokerStats:
+    alerts: int = 0
+    messages: int = 0
+    bad: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (
+            f"FakeBroker: answered {self.alerts} alerts with {self.messages} messages "
+            f"({self.bad} unreadable) in {self.seconds:.1f} s"
+        )
+
+
+def read_long(data: bytes, pos: int) -> tuple[int, int]:
+    """One Avro long at `pos`: (value, next position). ValueError if truncated
+    or longer than 10 bytes."""
+    shift = 0
+    n = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated or invalid Avro long")
+        b = data[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+
+
+def alert_ids(payload: bytes) -> tuple[int, int]:
+    """(alertId, diaSourceId) from the start of a schemaless alert."""
+    alert_id, pos = read_long(payload, 0)
+    source_id, _ = read_long(payload, pos)
+    return alert_id, source_id
+
+
+def random_sn_probabilities(rng: random.Random) -> list[tuple[int, float]]:
+    """Random probabilities for the six SN classes, the rest on SLSN; sums to 1."""
+    left = 1.0
+    out = []
+    for classid in RANDOM_SN_CLASSES:
+        p = rng.random() * left
+        left -= p
+        out.append((classid, p))
+    out.append((REMAINDER_CLASS, left))
+    return out
+
+
+def classify(
+    *, alert_id: int, source_id: int, publish_ms: int, ingest_ms: int, schema_version: str, rng: random.Random
+) -> list[dict]:
+    """The brokerClassification records answering one alert."""
+    head = {
+        "alertId": alert_id,
+        "diaSourceId": source_id,
+        "elasticcPublishTimestamp": publish_ms,
+        "brokerIngestTimestamp": ingest_ms,
+        "brokerName": BROKER_NAME,
+        "brokerVersion": BROKER_VERSION,
+    }
+    nugent = [(111, 1.0)]
+    random_sn = random_sn_probabilities(rng)
+    if schema_version == "v0_9":
+        classifications = [
+            {"classifierName": name, "classifierParams": params, "classId": c, "probability": p}
+            for (name, params), probs in ((NUGENT, nugent), (RANDOM_SN, random_sn))
+            for c, p in probs
+        ]
+        return [{**head, "classifications": classifications}]
+    if schema_version == "v0_9_1":
+        return [
+            {
+                **head,
+                "classifierName": name,
+                "classifierParams": params,
+                "classifications": [{"classId": c, "probability": p} for c, p in probs],
+            }
+            for (name, params), probs in ((NUGENT, nugent), (RANDOM_SN, random_sn))
+        ]
+    raise ValueError(f"unknown schema version {schema_version!r}")
+
+
+def run_fake_broker(
+    *,
+    source_topics: list[str],
+    dest_topic: str,
+    kafka_server: str,
+    dest_kafka_server: str | None = None,
+    group: str = "fakebroker",
+    schema_version: str = "v0_9_1",
+    max_messages: int | None = None,
+    idle_exit: float | None = None,
+    batch_size: int = 1000,
+    consumer_config: dict | None = None,
+    stop: threading.Event | None = None,
+    seed: int | None = None,
+) -> FakeBrokerStats:
+    """Answer alerts from `source_topics` (names, or `^regex`) on `dest_topic`
+    until `stop` is set, `max_messages` alerts were read, or nothing arrived
+    for `idle_exit` seconds."""
+    stop = stop or threading.Event()
+    rng = random.Random(seed)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_server,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+            "error_cb": _log_kafka_error,
+            **(consumer_config or {}),
+        }
+    )
+    producer = Producer(
+        {"bootstrap.servers": dest_kafka_server or kafka_server, "linger.ms": 20, "error_cb": _log_kafka_error}
+    )
+    stats = FakeBrokerStats()
+    start = last_seen = time.monotonic()
+    consumer.subscribe(source_topics)
+    try:
+        while not stop.is_set():
+            if max_messages is not None and stats.alerts >= max_messages:
+                break
+            n = batch_size if max_messages is None else min(batch_size, max_messages - stats.alerts)
+            batch = consumer.consume(n, 0.5)
+            if not batch:
+                if idle_exit is not None and time.monotonic() - last_seen > idle_exit:
+                    break
+                continue
+            last_seen = time.monotonic()
+            ingest_ms = int(time.time() * 1000)
+            records = []
+            for msg in batch:
+                if msg.error():
+                    if msg.error().code() != KafkaError._PARTITION_EOF:
+                        logger.warning("FakeBroker consume error: %s", msg.error())
+                    continue
+                try:
+                    alert_id, source_id = alert_ids(msg.value() or b"")
+                except ValueError as exc:
+                    stats.bad += 1
+                    logger.warning("FakeBroker skipped %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), exc)
+                    continue
+                stats.alerts += 1
+                records += classify(
+                    alert_id=alert_id,
+                    source_id=source_id,
+                    publish_ms=msg.timestamp()[1],
+                    ingest_ms=ingest_ms,
+                    schema_version=schema_version,
+                    rng=rng,
+                )
+            for record, payload in zip(
+                records, encode_many(records, "brokerClassification", schema_version), strict=True
+            ):
+                producer.produce(dest_topic, payload, key=str(record["alertId"]).encode())
+                producer.poll(0)
+            if producer.flush(30) > 0:
+                raise RuntimeError(f"FakeBroker could not deliver to {dest_topic}; offsets not committed")
+            stats.messages += len(records)
+            consumer.commit(asynchronous=False)
+    finally:
+        consumer.close()
+        stats.seconds = time.monotonic() - start
+    return stats
+
+
+def _log_kafka_error(err: KafkaError) -> None:
+    logger.warning("Kafka: %s", err)
