@@ -73,6 +73,13 @@ def app_services(compose: dict) -> dict[str, dict]:
     return {name: svc for name, svc in compose["services"].items() if "build" in svc}
 
 
+def image_command() -> list[str]:
+    """The image's default command (the Dockerfile's exec-form CMD)."""
+    match = re.search(r"^CMD (\[.*\])\s*$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert match, "the Dockerfile needs an exec-form CMD"
+    return yaml.safe_load(match.group(1))
+
+
 def env_vars_read_by_code() -> set[str]:
     """Every environment variable name the project's Python code reads."""
     names: set[str] = set()
@@ -349,7 +356,7 @@ def test_compose_comes_up_in_order(compose):
 @pytest.mark.parametrize("service", sorted(app_services(load_compose())))
 def test_compose_commands_exist_in_the_project(compose, service):
     svc = compose["services"][service]
-    command = svc.get("command") or ["gunicorn", "--config", "/app/docker/gunicorn.conf.py", "tom_desc.wsgi"]
+    command = svc.get("command") or image_command()
     if isinstance(command, str):
         command = shlex.split(command)
     assert check_command_line(command) == []
@@ -554,9 +561,9 @@ def test_dockerfile_builds_the_documented_image():
     collect = re.search(r"^RUN (DJANGO_SECRET_KEY=\S+) python manage.py collectstatic", text, re.MULTILINE)
     assert collect, "collectstatic must run at build with a build-only secret key"
     assert not re.search(r"^(ENV|ARG)\b[^\n]*DJANGO_SECRET_KEY", text, re.MULTILINE), "the build key must not persist"
-    cmd = re.search(r"^CMD (\[.*\])", text, re.MULTILINE)
-    assert check_command_line(yaml.safe_load(cmd.group(1))) == []
-    assert "tom_desc.wsgi" in cmd.group(1)
+    assert image_command()[0] == "gunicorn"
+    assert "tom_desc.wsgi" in image_command()
+    assert check_command_line(image_command()) == []
     requirements = {
         re.split(r"[=<>!\[;\s]", line, maxsplit=1)[0].lower()
         for line in (ROOT / "requirements.txt").read_text().splitlines()
