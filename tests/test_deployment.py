@@ -83,10 +83,10 @@ def image_command() -> list[str]:
 def env_vars_read_by_code() -> set[str]:
     """Every environment variable name the project's Python code reads."""
     names: set[str] = set()
-    for path in ROOT.rglob("*.py"):
-        parts = path.relative_to(ROOT).parts
-        if parts[0] in {".venv", "var", "tests", "test-artifacts", ".git"}:
-            continue
+    skip = {".venv", "var", "tests", "test-artifacts", ".git", "node_modules"}
+    tops = [p for p in ROOT.iterdir() if p.name not in skip]
+    sources = [p for top in tops for p in ([top] if top.is_file() else top.rglob("*")) if p.suffix == ".py"]
+    for path in sources:
         text = path.read_text(errors="replace")
         for pattern in ENV_READ_PATTERNS:
             names.update(pattern.findall(text))
