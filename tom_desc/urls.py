@@ -8,6 +8,7 @@ from elasticc.api.views import missing_trailing_slash
 urlpatterns = [
     path("elasticc/", include("elasticc.api.urls")),
     path("elasticc/", include("elasticc.urls")),
+    path("db/", include("db.urls")),
     path("api/schema/", schema_view, name="api-schema"),
     path("api/docs/", docs_view, name="api-docs"),
     path("", include("tom_common.urls")),

@@ -1,0 +1,269 @@
+"""The long-query queue: submit, claim, run, heartbeat, recover, prune.
+
+Several runners may work at once: `claim_next` takes the oldest queued row
+with `SELECT ... FOR UPDATE SKIP LOCKED`, so two runners never take the same
+query and none waits on another's lock. While a query runs, a heartbeat
+thread refreshes `heartbeat`; a runner that dies stops refreshing it and
+`recover_stale` (run by every runner before it claims work) puts the query
+back in the queue, or fails it with a reason once it has used its attempts —
+nothing stays "started" forever. Queries run through `db.sql_runner` with the
+same role rules as the HTTP endpoint, with the long-query timeout and no row
+cap; results stream into a CSV or Parquet file under settings.LONG_QUERY_DIR.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
+
+from db.models import LongQuery
+from db.result_formats import write_csv, write_parquet
+from db.sql_runner import SqlQueryError, SqlQueryInterrupted, SqlRequest, SqlStream, start_sql
+
+logger = logging.getLogger("db.long_queries")
+
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER = timedelta(seconds=60)
+MAX_ATTEMPTS = 2
+BATCH_ROWS = 50_000
+
+
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def submit_long_query(*, user, request: SqlRequest, fmt: str) -> LongQuery:
+    """Queue a validated request for a runner."""
+    if fmt not in LongQuery.Format.values:
+        raise SqlQueryError(f"format must be one of {', '.join(LongQuery.Format.values)}")
+    return LongQuery.objects.create(user=user, query=list(request.queries), subdict=list(request.subdicts), format=fmt)
+
+
+def query_status(*, query: LongQuery) -> dict[str, str]:
+    """The checksqlquery answer; times are ISO and absent until known."""
+    answer = {"queryid": str(query.id), "status": query.status, "format": query.format}
+    for name in ("submitted", "started", "finished"):
+        value = getattr(query, name)
+        if value is not None:
+            answer[name] = value.isoformat()
+    if query.error:
+        answer["error"] = query.error
+    if query.rows is not None:
+        answer["rows"] = query.rows
+    return answer
+
+
+def claim_next(*, runner_id: str) -> LongQuery | None:
+    """Take the oldest queued query (row lock, SKIP LOCKED) and mark it started."""
+    with transaction.atomic():
+        query = (
+            LongQuery.objects.select_for_update(skip_locked=True)
+            .filter(status=LongQuery.Status.QUEUED)
+            .order_by("submitted")
+            .first()
+        )
+        if query is None:
+            return None
+        now = timezone.now()
+        query.status = LongQuery.Status.STARTED
+        query.started = now
+        query.heartbeat = now
+        query.runner_id = runner_id
+        query.attempts += 1
+        query.error = None
+        query.save(update_fields=["status", "started", "heartbeat", "runner_id", "attempts", "error"])
+    return query
+
+
+def recover_stale(*, stale_after: timedelta = STALE_AFTER, max_attempts: int = MAX_ATTEMPTS) -> tuple[int, int]:
+    """Re-queue queries whose runner stopped sending heartbeats, or fail them
+    after `max_attempts`; returns (requeued, failed)."""
+    cutoff = timezone.now() - stale_after
+    stale = LongQuery.objects.filter(status=LongQuery.Status.STARTED, heartbeat__lt=cutoff)
+    with transaction.atomic():
+        failed = stale.filter(attempts__gte=max_attempts).update(
+            status=LongQuery.Status.ERROR,
+            finished=timezone.now(),
+            error=Concat(
+                Value("runner "),
+                F("runner_id"),
+                Value(f" stopped sending heartbeats (none for {int(stale_after.total_seconds())} s) on attempt "),
+                F("attempts"),
+                Value(f" of {max_attempts}; the query was not retried"),
+            ),
+        )
+        requeued = stale.filter(attempts__lt=max_attempts).update(
+            status=LongQuery.Status.QUEUED, started=None, heartbeat=None, runner_id=None
+        )
+    if requeued or failed:
+        logger.warning("stale long queries: %d re-queued, %d failed", requeued, failed)
+    return requeued, failed
+
+
+@dataclass
+class _Heartbeat:
+    """Keeps the claimed row's heartbeat fresh; cancels the run when the runner
+    is asked to stop or has lost the query to `recover_stale`."""
+
+    query_id: uuid.UUID
+    runner_id: str
+    stop: threading.Event
+    interval: float = HEARTBEAT_SECONDS
+    stream: SqlStream | None = None
+
+    def __post_init__(self) -> None:
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"heartbeat-{self.query_id}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self.done.wait(min(self.interval, 1.0)):
+                if self.stop.is_set():
+                    if self.stream is not None:
+                        self.stream.cancel()
+                    return
+                if self._due():
+                    alive = (
+                        LongQuery.objects.filter(
+                            pk=self.query_id, runner_id=self.runner_id, status=LongQuery.Status.STARTED
+                        ).update(heartbeat=timezone.now())
+                        == 1
+                    )
+                    if not alive and self.stream is not None:
+                        logger.warning(
+                            "long query %s was taken from runner %s; cancelling", self.query_id, self.runner_id
+                        )
+                        self.stream.cancel()
+                        return
+        finally:
+            connection.close()
+
+    def _due(self) -> bool:
+        now = timezone.now().timestamp()
+        last = getattr(self, "_last", 0.0)
+        if now - last >= self.interval:
+            self._last = now
+            return True
+        return False
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def _finish(query: LongQuery, runner_id: str, **fields) -> bool:
+    return (
+        LongQuery.objects.filter(pk=query.pk, runner_id=runner_id, status=LongQuery.Status.STARTED).update(**fields)
+        == 1
+    )
+
+
+def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) -> LongQuery:
+    """Run a claimed query to a result file and record the outcome."""
+    directory = Path(settings.LONG_QUERY_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{query.id}.{query.format}"
+    partial = directory / f".{query.id}.{query.format}.part"
+    request = SqlRequest(queries=tuple(query.query), subdicts=tuple(query.subdict))
+    with _Heartbeat(query_id=query.id, runner_id=runner_id, stop=stop) as heartbeat:
+        try:
+            stream = start_sql(
+                user=query.user,
+                request=request,
+                timeout_ms=settings.LONG_QUERY_TIMEOUT_MS,
+                max_rows=None,
+                timeout_setting="LONG_QUERY_TIMEOUT_MS",
+                batch_rows=BATCH_ROWS,
+            )
+            heartbeat.stream = stream
+            if stop.is_set():
+                stream.cancel()
+            writer = write_parquet if query.format == LongQuery.Format.PARQUET else write_csv
+            rows = writer(stream, partial)
+        except SqlQueryInterrupted:
+            partial.unlink(missing_ok=True)
+            LongQuery.objects.filter(pk=query.pk, runner_id=runner_id).update(
+                status=LongQuery.Status.QUEUED, started=None, heartbeat=None, runner_id=None, attempts=F("attempts") - 1
+            )
+            logger.info("long query %s interrupted by shutdown; back in the queue", query.id)
+        except SqlQueryError as exc:
+            partial.unlink(missing_ok=True)
+            _finish(query, runner_id, status=LongQuery.Status.ERROR, error=str(exc), finished=timezone.now())
+            logger.info("long query %s failed: %s", query.id, exc)
+        except Exception as exc:
+            partial.unlink(missing_ok=True)
+            _finish(
+                query, runner_id, status=LongQuery.Status.ERROR, error=f"internal error: {exc}", finished=timezone.now()
+            )
+            logger.exception("long query %s crashed the runner's execution", query.id)
+        else:
+            partial.replace(final)
+            if _finish(
+                query,
+                runner_id,
+                status=LongQuery.Status.FINISHED,
+                finished=timezone.now(),
+                rows=rows,
+                result_path=str(final),
+            ):
+                logger.info("long query %s finished: %d rows in %s", query.id, rows, final)
+            else:
+                final.unlink(missing_ok=True)
+                logger.warning("long query %s finished after it was taken from runner %s", query.id, runner_id)
+    query.refresh_from_db()
+    return query
+
+
+def run_pending(*, runner_id: str, stop: threading.Event, limit: int | None = None) -> int:
+    """Recover stale queries, then run queued ones until the queue is empty,
+    `limit` queries ran, or `stop` is set; returns how many ran."""
+    recover_stale()
+    ran = 0
+    while not stop.is_set() and (limit is None or ran < limit):
+        close_old_connections()
+        query = claim_next(runner_id=runner_id)
+        if query is None:
+            break
+        execute_claimed(query=query, runner_id=runner_id, stop=stop)
+        ran += 1
+    return ran
+
+
+def prune(*, days: float) -> int:
+    """Delete finished and failed queries older than `days`, with their files."""
+    cutoff = timezone.now() - timedelta(days=days)
+    old = LongQuery.objects.filter(status__in=[LongQuery.Status.FINISHED, LongQuery.Status.ERROR], finished__lt=cutoff)
+    paths = [path for path in old.values_list("result_path", flat=True) if path]
+    count, _ = old.delete()
+    for path in paths:
+        Path(path).unlink(missing_ok=True)
+    if count:
+        logger.info("pruned %d long queries older than %s days", count, days)
+    return count
+
+
+def result_file(*, query: LongQuery) -> Path:
+    """The result file of a finished query; SqlQueryError when there is none."""
+    if query.status != LongQuery.Status.FINISHED:
+        detail = f": {query.error}" if query.error else ""
+        raise SqlQueryError(f"query {query.id} is {query.status}, not finished{detail}")
+    path = Path(query.result_path or "")
+    if not query.result_path or not path.is_file():
+        raise FileNotFoundError(f"the result of query {query.id} is no longer available")
+    return path

@@ -1,0 +1,65 @@
+"""Run queued long SQL queries: `--once`, `--loop` (a deployment's worker) or `--prune DAYS`.
+
+SIGTERM/SIGINT set a stop flag: the query in flight is cancelled in
+PostgreSQL and put back in the queue, then the process exits 0, so a
+rolling deployment never loses or wedges a query.
+"""
+
+import signal
+import threading
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from db import long_queries
+
+
+class Command(BaseCommand):
+    help = "Execute queued long SQL queries (db app); several runners may run at once."
+
+    def add_arguments(self, parser) -> None:
+        mode = parser.add_mutually_exclusive_group(required=True)
+        mode.add_argument("--once", action="store_true", help="run queued queries until the queue is empty, then exit")
+        mode.add_argument("--loop", action="store_true", help="keep polling for queued queries until SIGTERM")
+        mode.add_argument("--prune", type=float, metavar="DAYS", help="delete results older than DAYS, then exit")
+        parser.add_argument("--poll", type=float, default=5.0, help="seconds between polls in --loop (default 5)")
+        parser.add_argument(
+            "--retention-days",
+            type=float,
+            default=None,
+            help="in --loop, prune results older than this hourly (default settings.LONG_QUERY_RETENTION_DAYS)",
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["prune"] is not None:
+            if options["prune"] < 0:
+                raise CommandError("--prune DAYS must be >= 0")
+            count = long_queries.prune(days=options["prune"])
+            self.stdout.write(f"pruned {count} long queries")
+            return
+        if options["poll"] <= 0:
+            raise CommandError("--poll must be > 0")
+        stop = threading.Event()
+
+        def request_stop(signum, frame) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        runner_id = long_queries.new_runner_id()
+        if options["once"]:
+            ran = long_queries.run_pending(runner_id=runner_id, stop=stop)
+            self.stdout.write(f"runner {runner_id} ran {ran} long queries")
+            return
+        retention = options["retention_days"]
+        retention = settings.LONG_QUERY_RETENTION_DAYS if retention is None else retention
+        self.stdout.write(f"runner {runner_id} polling every {options['poll']} s")
+        next_prune = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_prune:
+                long_queries.prune(days=retention)
+                next_prune = time.monotonic() + 3600
+            long_queries.run_pending(runner_id=runner_id, stop=stop)
+            stop.wait(options["poll"])
+        self.stdout.write(f"runner {runner_id} stopped")

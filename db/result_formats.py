@@ -1,0 +1,163 @@
+"""Encoding user-query results, batch by batch, so no result is ever whole in memory.
+
+The SQL endpoint streams JSON or CSV chunks from these generators; the
+long-query runner writes CSV or Parquet files with them. Types come from the
+PostgreSQL type OIDs of the result columns, so every batch of a result is
+encoded the same way (Parquet needs one schema for the whole file).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from django.core.serializers.json import DjangoJSONEncoder
+
+from db.sql_runner import SqlQueryError, SqlStream
+
+# PostgreSQL type OIDs whose values need converting for CSV / Arrow.
+JSON_OIDS = frozenset({114, 3802})
+BYTEA_OID = 17
+NUMERIC_OID = 1700
+ARROW_TYPES: dict[int, pa.DataType] = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int16(),
+    23: pa.int32(),
+    26: pa.int64(),
+    700: pa.float32(),
+    701: pa.float64(),
+    NUMERIC_OID: pa.float64(),
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+class SqlJSONEncoder(DjangoJSONEncoder):
+    """Django's encoder (ISO datetimes, Decimal as string, as the original
+    endpoint returned them) plus bytea as hex."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, bytes | memoryview):
+            return bytes(o).hex()
+        return super().default(o)
+
+
+_encoder = SqlJSONEncoder()
+
+
+def json_chunks(stream: SqlStream) -> Iterator[bytes]:
+    """`{"columns": [...], "rows": [...], "status": "ok"}`, one chunk per batch.
+
+    `status` comes last so that an error after rows were sent (row cap, timeout)
+    still yields a well-formed document whose status is "error".
+    """
+    columns = stream.columns
+    yield b'{"columns": ' + _encoder.encode(columns).encode() + b', "rows": ['
+    separator = ""
+    try:
+        for batch in stream.batches():
+            yield (
+                separator + ",".join(_encoder.encode(dict(zip(columns, row, strict=True))) for row in batch)
+            ).encode()
+            separator = ","
+    except SqlQueryError as exc:
+        yield b'], "status": "error", "error": ' + _encoder.encode(str(exc)).encode() + b"}"
+        return
+    yield b'], "status": "ok"}'
+
+
+def _csv_converter(oid: int) -> Callable[[Any], Any] | None:
+    if oid in JSON_OIDS:
+        return lambda v: None if v is None else json.dumps(v)
+    if oid == BYTEA_OID:
+        return lambda v: None if v is None else bytes(v).hex()
+    if oid in (1082, 1083, 1114, 1184):
+        return lambda v: v.isoformat() if isinstance(v, datetime | date | time) else v
+    return None
+
+
+def _csv_rows(type_oids: list[int], batch: list[tuple]) -> Iterable[tuple]:
+    converters = [(i, conv) for i, oid in enumerate(type_oids) if (conv := _csv_converter(oid)) is not None]
+    if not converters:
+        return batch
+    out = []
+    for row in batch:
+        values = list(row)
+        for i, conv in converters:
+            values[i] = conv(values[i])
+        out.append(values)
+    return out
+
+
+def csv_chunks(stream: SqlStream) -> Iterator[bytes]:
+    """CSV with a header line, one chunk per batch. An error after rows were
+    sent ends the text with a line `#ERROR: <message>` (the client checks it)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(stream.columns)
+    yield buffer.getvalue().encode()
+    try:
+        for batch in stream.batches():
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows(_csv_rows(stream.type_oids, batch))
+            yield buffer.getvalue().encode()
+    except SqlQueryError as exc:
+        yield f"#ERROR: {exc}\n".encode()
+
+
+def write_csv(stream: SqlStream, path: Path) -> int:
+    """Write the whole result to `path` as CSV; returns the row count."""
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(stream.columns)
+        for batch in stream.batches():
+            writer.writerows(_csv_rows(stream.type_oids, batch))
+    return stream.rows_sent
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}_{count}")
+    return out
+
+
+def _arrow_column(oid: int, values: tuple, type_: pa.DataType) -> pa.Array:
+    if oid == NUMERIC_OID:
+        values = tuple(None if v is None else float(v) for v in values)
+    elif oid not in ARROW_TYPES:
+        conv = _csv_converter(oid) or (lambda v: v if v is None or isinstance(v, str) else str(v))
+        values = tuple(conv(v) if v is not None else None for v in values)
+    return pa.array(values, type=type_)
+
+
+def write_parquet(stream: SqlStream, path: Path) -> int:
+    """Write the whole result to `path` as Parquet, one row group per batch."""
+    types = [ARROW_TYPES.get(oid, pa.string()) for oid in stream.type_oids]
+    schema = pa.schema([pa.field(name, type_) for name, type_ in zip(_unique(stream.columns), types, strict=True)])
+    with pq.ParquetWriter(path, schema) as writer:
+        wrote = False
+        for batch in stream.batches():
+            columns = list(zip(*batch, strict=True))
+            arrays = [
+                _arrow_column(oid, column, type_)
+                for oid, column, type_ in zip(stream.type_oids, columns, types, strict=True)
+            ]
+            writer.write_batch(pa.record_batch(arrays, schema=schema))
+            wrote = True
+        if not wrote:
+            writer.write_table(schema.empty_table())
+    return stream.rows_sent
