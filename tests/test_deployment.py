@@ -206,6 +206,14 @@ def is_app_image(image: str) -> bool:
     return image.split("@")[0].rsplit(":", 1)[0].endswith("desc-tom")
 
 
+def container_argv(container: dict) -> list[str]:
+    """What a container runs after the image's entry point: its `args`, or the
+    image's CMD (for the TOM's image) when it gives none."""
+    if "args" in container:
+        return container["args"]
+    return image_command() if is_app_image(container["image"]) else []
+
+
 def find(docs: list[dict], kind: str, name: str) -> dict:
     for obj in docs:
         if obj["kind"] == kind and obj["metadata"]["name"].startswith(name):
@@ -399,8 +407,10 @@ def test_spin_commands_exist_in_the_project(rendered):
     for obj, spec in workloads(rendered):
         for container in all_containers(spec):
             if is_app_image(container["image"]):
-                argv = [*container.get("command", []), *container.get("args", [])]
-                problems += [f"{obj['kind']}/{obj['metadata']['name']}: {p}" for p in check_command_line(argv)]
+                where = f"{obj['kind']}/{obj['metadata']['name']}/{container['name']}"
+                if "command" in container:
+                    problems.append(f"{where}: sets `command`, replacing tini (PID 1 that passes SIGTERM on)")
+                problems += [f"{where}: {p}" for p in check_command_line(container_argv(container))]
             for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
                 if is_app_image(container["image"]) and "exec" in container.get(probe, {}):
                     problems += check_command_line(container[probe]["exec"]["command"])
@@ -411,7 +421,7 @@ def test_spin_runs_every_process_the_tom_needs(rendered):
     commands = set()
     for _, spec in workloads(rendered):
         for container in spec["containers"]:
-            argv = [*container.get("command", []), *container.get("args", [])]
+            argv = container_argv(container)
             commands.update(shlex.join(args) for args in manage_py_commands(argv))
             if "gunicorn" in argv:
                 commands.add("gunicorn")
@@ -561,6 +571,7 @@ def test_dockerfile_builds_the_documented_image():
     collect = re.search(r"^RUN (DJANGO_SECRET_KEY=\S+) python manage.py collectstatic", text, re.MULTILINE)
     assert collect, "collectstatic must run at build with a build-only secret key"
     assert not re.search(r"^(ENV|ARG)\b[^\n]*DJANGO_SECRET_KEY", text, re.MULTILINE), "the build key must not persist"
+    assert re.search(r'^ENTRYPOINT \["tini", "--"\]\s*$', text, re.MULTILINE), "tini passes SIGTERM to commands"
     assert image_command()[0] == "gunicorn"
     assert "tom_desc.wsgi" in image_command()
     assert check_command_line(image_command()) == []
