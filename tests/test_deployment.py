@@ -357,6 +357,7 @@ def test_compose_comes_up_in_order(compose):
     for name in set(apps) - {"migrate", "fakebroker"}:
         assert "migrate" in upstream(services, name), f"{name} must start after the migrate job succeeded"
     assert "test" in services["web"]["healthcheck"], "web needs a healthcheck"
+    assert not [name for name, svc in apps.items() if "entrypoint" in svc], "tini must stay the entry point"
     demo = {name for name, svc in services.items() if "demo" in svc.get("profiles", [])}
     assert {"fakebroker", "send_alerts"} <= demo
 
