@@ -194,3 +194,14 @@ def test_command_reports_bad_file_and_exits_nonzero(sample_snana_dir, tmp_path, 
     assert "objects" in result.stdout
     assert "rows/s" in result.stdout
     assert row_counts(["elasticc_diaobject"])["elasticc_diaobject"] > 0
+
+
+def test_demo_data_loads_the_sample(sample_snana_dir):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("load_demo_data", sample_dir=sample_snana_dir, stdout=out)
+    assert "ELAsTiCC2 SNANA sample" in out.getvalue()
+    assert row_counts(TABLES) == SAMPLE_COUNTS

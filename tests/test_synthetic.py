@@ -178,3 +178,18 @@ def test_command(subprocess_env):
     assert "40 objects" in result.stdout
     assert "rows/s" in result.stdout
     assert row_counts(["elasticc_diaobject"]) == {"elasticc_diaobject": 40}
+
+
+def test_demo_data_synthetic_when_no_sample_then_nothing(tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("load_demo_data", sample_dir=tmp_path / "absent", synthetic_objects=35, stdout=out)
+    assert "generating 35 synthetic objects" in out.getvalue()
+    assert row_counts(["elasticc_diaobject"]) == {"elasticc_diaobject": 35}
+    out = StringIO()
+    call_command("load_demo_data", sample_dir=tmp_path / "absent", stdout=out)
+    assert "already holds 35 objects" in out.getvalue()
+    assert row_counts(["elasticc_diaobject"]) == {"elasticc_diaobject": 35}
