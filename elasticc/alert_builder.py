@@ -3,14 +3,16 @@
 Why set-based: the original rebuilt each alert with its own queries (source,
 object, previous sources, previous forced sources), so streaming a night of
 alerts cost four round trips and four plan/execute cycles per alert. Here a
-batch of any size costs three queries:
+batch of any size costs four queries:
 
-1. the triggering sources with their objects and each object's first
-   detection time (one join, keyed on the alert ids);
-2. every detection of the batch's objects in the union of the windows the
-   batch needs (one range per object, passed as arrays);
-3. likewise every forced source, only for objects some alert of the batch
-   needs forced photometry for.
+1. the triggering sources with each object's first detection time (keyed on
+   the alert ids);
+2. the batch's objects, once each;
+3. every detection of the batch's objects in the union of the windows the
+   batch needs (one range per object, passed as arrays, one index range
+   scan per object);
+4. likewise every forced source, only for objects some alert of the batch
+   needs forced photometry for (skipped when none does).
 
 Rows come back sorted per object by time, and each alert's histories are
 slices of its object's lists (found by bisection), so a detection shared by
@@ -42,7 +44,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 
 from elasticc import avro_rows
 from elasticc.columns import (
@@ -98,13 +100,15 @@ def _shape(version: str) -> _Shape:
 
 def _history_query(table: str, alias: str, id_column: str, select: str) -> str:
     """Rows of `table` for each (object, lo, hi) triple of the arrays, sorted
-    per object by time: one index range scan per object."""
+    per object by time. The LATERAL subquery (its ORDER BY keeps PostgreSQL
+    from flattening it into a hash join over the whole table) makes this one
+    index range scan per object, in the object's partition only."""
     return (
         f"SELECT {select} "
-        "FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS w(diaobjectid, lo, hi) "
-        f"JOIN {table} {alias} ON {alias}.diaobjectid = w.diaobjectid "
-        f"AND {alias}.midpointtai >= w.lo AND {alias}.midpointtai < w.hi "
-        f"ORDER BY {alias}.diaobjectid, {alias}.midpointtai, {alias}.{id_column}"
+        "FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) WITH ORDINALITY AS w(diaobjectid, lo, hi, ord) "
+        f"CROSS JOIN LATERAL (SELECT * FROM {table} x WHERE x.diaobjectid = w.diaobjectid "
+        f"  AND x.midpointtai >= w.lo AND x.midpointtai < w.hi ORDER BY x.midpointtai, x.{id_column}) {alias} "
+        f"ORDER BY w.ord, {alias}.midpointtai, {alias}.{id_column}"
     )
 
 
@@ -135,23 +139,25 @@ class _Batch:
 
 
 def _fetch_batch(alert_ids: Sequence[int], schema_version: str, history_days: float) -> _Batch:
-    """The three queries (module docstring) and the per-alert history ranges."""
+    """The four queries (module docstring) and the per-alert history ranges."""
     shape = _shape(schema_version)
     ids = [int(i) for i in alert_ids]
     history_days = float(history_days)
-    n_src = len(shape.source_fields)
     batch = _Batch(shape, [], {}, {}, {}, {}, {})
     if not ids:
         return batch
     source_select = _Shape.select_list("s", shape.source_fields, schema_version)
     object_select = _Shape.select_list("o", shape.object_fields, schema_version)
     src_t = shape.source_fields.index("midPointTai")
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The per-object LATERAL scans look expensive to the planner (it
+        # multiplies by every partition), which triggers JIT compilation
+        # costing seconds for queries that run in milliseconds.
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(
-            f"SELECT a.alertid, a.diaobjectid, f.first_t, {source_select}, {object_select} "
+            f"SELECT a.alertid, a.diaobjectid, f.first_t, {source_select} "
             "FROM elasticc_diaalert a "
             "JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
-            "JOIN elasticc_diaobject o ON o.diaobjectid = a.diaobjectid "
             "CROSS JOIN LATERAL (SELECT min(p.midpointtai) AS first_t FROM elasticc_diasource p "
             "                    WHERE p.diaobjectid = a.diaobjectid) f "
             "WHERE a.alertid = ANY(%s::bigint[])",
@@ -162,15 +168,19 @@ def _fetch_batch(alert_ids: Sequence[int], schema_version: str, history_days: fl
         forced_window: dict[int, list[float]] = {}
         for row in cursor.fetchall():
             alertid, objectid, first = row[0], row[1], row[2]
-            source = row[3 : 3 + n_src]
+            source = row[3:]
             t = source[src_t]
-            if objectid not in batch.objects:
-                batch.objects[objectid] = row[3 + n_src :]
-                first_t[objectid] = first
+            first_t[objectid] = first
             batch.heads[alertid] = (objectid, source)
             _widen(src_window, objectid, t - history_days, t)
             if t - first > SAME_NIGHT_DAYS:
                 _widen(forced_window, objectid, max(first - FORCED_LEAD_DAYS, t - history_days), t)
+        # Objects once each (a batch often holds several alerts of one object).
+        cursor.execute(
+            f"SELECT o.diaobjectid, {object_select} FROM elasticc_diaobject o WHERE o.diaobjectid = ANY(%s::bigint[])",
+            [list(first_t)],
+        )
+        batch.objects = {row[0]: row[1:] for row in cursor.fetchall()}
         batch.sources = _fetch_history(
             cursor, "elasticc_diasource", "diasourceid", shape.source_fields, schema_version, src_window
         )
@@ -224,7 +234,7 @@ def build_alerts(
     """The Avro-ready alert dicts (camelCase keys) of `alert_ids`, in that
     order; ids not in `elasticc_diaalert` are omitted.
 
-    Costs at most three queries whatever the number of ids (see the module
+    Costs at most four queries whatever the number of ids (see the module
     docstring for the rules). History records shared between alerts of the
     same object are the same dict objects: treat the result as read-only.
     """
