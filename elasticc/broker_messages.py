@@ -53,6 +53,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 import psycopg
@@ -114,6 +115,11 @@ class ClassificationIn(NamedTuple):
     classifier: ClassifierKey
     classid: int
     probability: float
+
+
+# Builds a ClassificationIn from a (classifier, classid, probability) tuple
+# without the Python-level NamedTuple constructor (the Kafka hot path).
+_new_classification = partial(tuple.__new__, ClassificationIn)
 
 
 class MessageOrigin(NamedTuple):
@@ -378,7 +384,7 @@ def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigi
         origin.topic,
         origin.offset,
         origin.partition,
-        tuple(map(ClassificationIn, keys, classids, probabilities)),
+        tuple(map(_new_classification, zip(keys, classids, probabilities, strict=True))),
     )
 
 

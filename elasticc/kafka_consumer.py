@@ -8,10 +8,13 @@ own database connection/transaction, which threads give (Django connections
 are per thread); librdkafka and psycopg do their waiting with the GIL
 released, so sources do not hold each other up; a broker that is down only
 stalls its own thread while librdkafka reconnects; and one process means one
-signal handler, one exit status and one log. The CPU-bound part (Avro
-decoding, validation) is small next to the database work; a deployment
-that needs more throughput from one source runs more brokerpoll processes
-(or pods) in the same consumer group, which Kafka balances by partition.
+signal handler, one exit status and one log. Within a source, a writer
+thread stores batch k while the consumer thread decodes batch k+1, so the
+Python work (Avro decoding, validation) overlaps the database work on a
+second core; all Kafka calls (consume, commit, close) stay in the consumer
+thread. A deployment that needs more throughput from one source runs more
+brokerpoll processes (or pods) in the same consumer group, which Kafka
+balances by partition.
 
 Delivery guarantees: a batch (up to `batch_size` messages or `batch_timeout`
 seconds) is decoded, validated and stored in one transaction by
@@ -30,6 +33,7 @@ partition.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +55,7 @@ from elasticc.broker_messages import (
     BrokerMessageError,
     BrokerMessageIn,
     MessageOrigin,
+    StoreResult,
     parse_avro_record,
     store_broker_messages,
 )
@@ -82,6 +87,67 @@ class PollOptions:
     max_idle: float | None = None  # stop after this long without messages
     report_every: float = 60.0
     session_timeout_ms: int = 10000
+
+
+@dataclass
+class _Stored:
+    """A batch the writer committed to the database."""
+
+    offsets: dict[tuple[str, int], int]
+    messages: int
+    result: StoreResult | None
+
+
+class _BatchWriter:
+    """Stores decoded batches in a thread of its own (with its own database
+    connection), so PostgreSQL writes one batch while the consumer thread
+    decodes the next: on two cores that overlaps the Python and database
+    work. At most one batch waits; after a failure the rest are discarded
+    (never stored, never committed) and `error` is set for the consumer."""
+
+    def __init__(self, name: str) -> None:
+        self._todo: queue.Queue[tuple[list[BrokerMessageIn], dict[tuple[str, int], int]] | None] = queue.Queue(1)
+        self._done: queue.Queue[_Stored] = queue.Queue()
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name=f"brokerpoll-{name}-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, good: list[BrokerMessageIn], offsets: dict[tuple[str, int], int]) -> None:
+        while self.error is None:
+            try:
+                self._todo.put((good, offsets), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise self.error
+
+    def completed(self) -> list[_Stored]:
+        stored = []
+        while True:
+            try:
+                stored.append(self._done.get_nowait())
+            except queue.Empty:
+                return stored
+
+    def finish(self) -> None:
+        """Wait for the batches handed over so far, then end the thread."""
+        self._todo.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while (item := self._todo.get()) is not None:
+                if self.error is not None:
+                    continue
+                good, offsets = item
+                try:
+                    result = store_broker_messages(messages=good) if good else None
+                except Exception as exc:
+                    self.error = exc
+                    continue
+                self._done.put(_Stored(offsets, len(good), result))
+        finally:
+            connection.close()
 
 
 class SourcePoller:
@@ -146,7 +212,7 @@ class SourcePoller:
     # -- main loop -----------------------------------------------------------------
 
     def run(self) -> None:
-        backoff = BACKOFF_START
+        self.backoff = BACKOFF_START
         try:
             while not self._finished():
                 consumer = None
@@ -161,17 +227,18 @@ class SourcePoller:
                         self.source.group,
                         self.source.schema,
                     )
-                    while not self._finished():
-                        if self._poll_batch(consumer):
-                            backoff = BACKOFF_START
-                        self._maybe_report(consumer)
+                    self._consume(consumer)
                 except Exception as exc:
                     logger.error(
-                        "source %s: %s: %s; reconnecting in %.0f s", self.source.name, type(exc).__name__, exc, backoff
+                        "source %s: %s: %s; reconnecting in %.0f s",
+                        self.source.name,
+                        type(exc).__name__,
+                        exc,
+                        self.backoff,
                     )
                     connection.close()  # a broken connection is reopened next time
-                    self.stop.wait(backoff)
-                    backoff = min(backoff * 2, BACKOFF_MAX)
+                    self.stop.wait(self.backoff)
+                    self.backoff = min(self.backoff * 2, BACKOFF_MAX)
                 finally:
                     if consumer is not None:
                         try:
@@ -188,33 +255,53 @@ class SourcePoller:
         max_idle = self.options.max_idle
         return max_idle is not None and time.monotonic() - self._last_activity > max_idle
 
-    def _poll_batch(self, consumer: Consumer) -> bool:
-        """Consume, store and commit one batch; True if it held messages."""
-        batch = consumer.consume(num_messages=self.options.batch_size, timeout=self.options.batch_timeout)
-        if not batch:
-            return False
-        good, offsets = self._decode(batch)
-        if not offsets:
-            return False
-        self._last_activity = time.monotonic()
-        if good:
-            result = store_broker_messages(messages=good)
-            self.counts.messages += len(good)
-            self.counts.loaded += result.num_loaded
-            self.counts.classifications += result.num_classifications
-            for classifier in result.new_classifiers:
-                logger.info("source %s: new classifier %s", self.source.name, classifier)
-        self.counts.batches += 1
+    def _consume(self, consumer: Consumer) -> None:
+        """Consume and decode batches and hand them to the writer thread
+        (which stores batch k while this thread decodes batch k+1); commit
+        the offsets of each batch once the writer reports it committed."""
+        writer = _BatchWriter(self.source.name)
+        try:
+            while not self._finished():
+                self._commit(consumer, writer.completed())
+                if writer.error is not None:
+                    raise writer.error
+                batch = consumer.consume(num_messages=self.options.batch_size, timeout=self.options.batch_timeout)
+                if batch:
+                    good, offsets = self._decode(batch)
+                    if offsets:
+                        self._last_activity = time.monotonic()
+                        writer.submit(good, offsets)
+                self._maybe_report(consumer)
+        finally:
+            writer.finish()
+            self._commit(consumer, writer.completed())
+        if writer.error is not None:
+            raise writer.error
+
+    def _commit(self, consumer: Consumer, stored: list[_Stored]) -> None:
+        """Count the stored batches and commit their offsets (synchronously)."""
+        if not stored:
+            return
+        offsets: dict[tuple[str, int], int] = {}
+        for batch in stored:
+            offsets.update(batch.offsets)
+            self.counts.batches += 1
+            self.counts.messages += batch.messages
+            if batch.result is not None:
+                self.counts.loaded += batch.result.num_loaded
+                self.counts.classifications += batch.result.num_classifications
+                for classifier in batch.result.new_classifiers:
+                    logger.info("source %s: new classifier %s", self.source.name, classifier)
         try:
             consumer.commit(
                 offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()],
                 asynchronous=False,
             )
         except KafkaException as exc:
-            # The rows are committed; a redelivery of this batch would insert
-            # nothing, and the next commit moves the offsets past it anyway.
+            # The rows are committed; a redelivery of these batches would
+            # insert nothing, and the next commit moves the offsets past them.
             logger.warning("source %s: offset commit failed (%s); a replay will be skipped", self.source.name, exc)
-        return True
+        self.backoff = BACKOFF_START
 
     def _decode(self, batch: list[Message]) -> tuple[list[BrokerMessageIn], dict[tuple[str, int], int]]:
         good: list[BrokerMessageIn] = []

@@ -225,11 +225,12 @@ def test_kill_9_mid_run_then_restart_loses_and_duplicates_nothing(subprocess_env
     out, _ = finish(brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4"))
     assert_exactly_once(topic, range(total))
     assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == total * len(CLASSES)
-    # The restart read from the committed offsets (at most the uncommitted
-    # last batch again), not from the beginning.
+    # The restart read from the committed offsets, not from the beginning:
+    # at most the batches stored but not yet committed when it died (the one
+    # the writer had just stored and the one it was storing) come again.
     consumed, new = map(int, re.search(r"(\d+) messages \((\d+) new\)", out).groups())
     assert new == total - stored_at_kill
-    assert consumed - new <= 100
+    assert consumed - new <= 200
 
 
 def test_sigterm_finishes_the_batch_and_exits_zero(subprocess_env, kafka_bootstrap, unique_name):

@@ -1,0 +1,389 @@
+"""Benchmark: brokerpoll end to end vs a straightforward Django-ORM storage path.
+
+    .venv/bin/python bench/kafka_poll.py [--messages 100000] [--db bench_ingest]
+                                         [--orm-messages 20000] [--store-probe]
+
+1. Fills a fresh topic with N v0_9_1 brokerClassification messages (7
+   classifications each, as RandomSNType sends).
+2. brokerpoll: runs `manage.py brokerpoll` as a subprocess on that topic and
+   times it from its start (and from its first committed batch) until all N
+   messages are committed rows, watching the trigger-kept row count.
+3. ORM: consumes the same topic (another group) in batches of 1,000 and
+   stores each batch the way the original TOM did, in one transaction, then
+   commits the offsets: classifier `get_or_create` (cached), messages with
+   `bulk_create`, classifications with `bulk_create`. Same decoding.
+4. `--store-probe` also times the storage step alone (pre-decoded batches)
+   for the production statement and the alternatives considered in
+   elasticc/broker_messages.py: binary-adapted arrays, and COPY of the
+   classifications into the parent table.
+
+Targets (2-core machine): brokerpoll >= 20,000 messages/s and >= 5x the ORM
+path. The database (default `bench_ingest`, created and migrated if absent)
+is emptied of broker rows before each run; never point it at production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+CLASSES = (111, 112, 113, 114, 115, 135, 131)
+
+
+def setup_django(db_name: str) -> None:
+    os.environ["DB_NAME"] = db_name
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(BASE_DIR))
+    import psycopg
+
+    from tom_desc.local_services import pg_port
+
+    with psycopg.connect(
+        host=os.environ.get("DB_HOST", "127.0.0.1"),
+        port=int(os.environ.get("DB_PORT", pg_port())),
+        user=os.environ.get("DB_USER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def records(n: int, start: int = 0) -> list[dict]:
+    now = int(time.time() * 1000)
+    p = 1 / len(CLASSES)
+    return [
+        {
+            "alertId": i,
+            "diaSourceId": i * 10,
+            "elasticcPublishTimestamp": now - 2000,
+            "brokerIngestTimestamp": now - 1000,
+            "brokerName": "BenchBroker",
+            "brokerVersion": "v1.0",
+            "classifierName": "RandomSNType",
+            "classifierParams": "Perfect",
+            "classifications": [{"classId": c, "probability": p} for c in CLASSES],
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def fill_topic(bootstrap: str, topic: str, n: int) -> float:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from elasticc import avro_codec
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=1)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.num.messages": 10000})
+    started = time.perf_counter()
+    for chunk in range(0, n, 10000):
+        for payload in avro_codec.encode_many(records(min(10000, n - chunk), chunk), "brokerClassification", "v0_9_1"):
+            while True:
+                try:
+                    producer.produce(topic, payload)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(120):
+        raise SystemExit("could not deliver every message to Kafka")
+    return time.perf_counter() - started
+
+
+def empty_broker_tables() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE elasticc_brokermessage, elasticc_brokerclassification")
+        cursor.execute("SELECT elasticc_compact_rowcounts()")
+
+
+def stored_messages() -> int:
+    from elasticc.selectors import row_count
+
+    return row_count("elasticc_brokermessage")
+
+
+def run_brokerpoll(bootstrap: str, topic: str, n: int) -> dict[str, float]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOG_LEVEL": "INFO"}
+    log = BASE_DIR / "var" / "bench_kafka_poll.log"
+    log.parent.mkdir(exist_ok=True)
+    started = time.perf_counter()
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "brokerpoll", "--config", "", "--topic", topic, "--group",
+             f"bench-{uuid.uuid4().hex[:8]}", "--session-timeout-ms", "6000", "--max-idle", "5",
+             "--report-every", "10"],
+            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        first = None
+        while True:
+            count = stored_messages()
+            now = time.perf_counter()
+            if count and first is None:
+                first = (now, count)
+            if count >= n:
+                break
+            if process.poll() is not None:
+                raise SystemExit(f"brokerpoll exited early ({process.returncode}); see {log}")
+            time.sleep(0.1)
+        done = time.perf_counter()
+        process.terminate()
+        process.wait(30)
+    return {
+        "total_s": done - started,
+        "steady_s": done - first[0],
+        "steady_msgs": n - first[1],
+    }
+
+
+def run_orm(bootstrap: str, topic: str, n: int) -> dict[str, float]:
+    """The original TOM's storage style: ORM objects, bulk_create per batch."""
+    from confluent_kafka import Consumer, TopicPartition
+    from django.db import transaction
+
+    from elasticc import avro_codec
+    from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessage
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-orm-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "session.timeout.ms": 6000,
+        }
+    )
+    consumer.subscribe([topic])
+    classifiers: dict[tuple[str, str, str, str], BrokerClassifier] = {}
+    done_count = 0
+    first = None
+    while done_count < n:
+        batch = consumer.consume(num_messages=1000, timeout=1.0)
+        batch = [m for m in batch if m.error() is None]
+        if not batch:
+            continue
+        if first is None:
+            first = time.perf_counter()
+        with transaction.atomic():
+            messages, classifications = [], []
+            for msg in batch:
+                rec = avro_codec.decode(msg.value(), "brokerClassification", "v0_9_1")
+                key = (rec["brokerName"], rec["brokerVersion"], rec["classifierName"], rec["classifierParams"])
+                if key not in classifiers:
+                    classifiers[key], _ = BrokerClassifier.objects.get_or_create(
+                        brokername=key[0], brokerversion=key[1], classifiername=key[2], classifierparams=key[3]
+                    )
+                _, ts = msg.timestamp()
+                messages.append(
+                    (
+                        BrokerMessage(
+                            messagekey=f"orm:{msg.topic()}:{msg.partition()}:{msg.offset()}",
+                            streammessageid=msg.offset(),
+                            topicname=msg.topic(),
+                            kafkapartition=msg.partition(),
+                            alertid=rec["alertId"],
+                            diasourceid=rec["diaSourceId"],
+                            msghdrtimestamp=time_of(ts),
+                            elasticcpublishtimestamp=rec["elasticcPublishTimestamp"],
+                            brokeringesttimestamp=rec["brokerIngestTimestamp"],
+                        ),
+                        classifiers[key],
+                        rec["classifications"],
+                    )
+                )
+            BrokerMessage.objects.bulk_create([m for m, _, _ in messages])
+            for message, classifier, items in messages:
+                for item in items:
+                    classifications.append(
+                        BrokerClassification(
+                            brokermessage=message,
+                            classifier=classifier,
+                            classid=item["classId"],
+                            probability=item["probability"],
+                        )
+                    )
+            BrokerClassification.objects.bulk_create(classifications)
+        last = batch[-1]
+        consumer.commit(offsets=[TopicPartition(last.topic(), last.partition(), last.offset() + 1)], asynchronous=False)
+        done_count += len(batch)
+    elapsed = time.perf_counter() - first
+    consumer.close()
+    return {"steady_s": elapsed, "steady_msgs": n}
+
+
+def time_of(ms: int):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def store_probe(n: int) -> dict[str, float]:
+    """The storage step alone on pre-decoded batches: production vs the
+    alternatives considered (binary-adapted arrays; COPY of classifications)."""
+    import psycopg
+    from django.db import connection, transaction
+
+    from elasticc import avro_codec
+    from elasticc.broker_messages import (
+        MessageOrigin,
+        _register_classifiers,
+        _text_array,
+        parse_avro_record,
+        store_broker_messages,
+    )
+
+    payloads = avro_codec.encode_many(records(n), "brokerClassification", "v0_9_1")
+
+    def batches(tag: str):
+        parsed = [
+            parse_avro_record(
+                avro_codec.decode(p, "brokerClassification", "v0_9_1"),
+                schema_version="v0_9_1",
+                origin=MessageOrigin(tag, 0, i, 0),
+            )
+            for i, p in enumerate(payloads)
+        ]
+        return [parsed[i : i + 1000] for i in range(0, n, 1000)]
+
+    binary_sql = """
+    WITH ins AS (
+        INSERT INTO elasticc_brokermessage (messagekey, streammessageid, topicname, kafkapartition, alertid,
+            diasourceid, msghdrtimestamp, elasticcpublishtimestamp, brokeringesttimestamp)
+        SELECT k, o, t, p, a, d, 'epoch'::timestamptz + h * interval '1 millisecond',
+               'epoch'::timestamptz + e * interval '1 millisecond', 'epoch'::timestamptz + b * interval '1 millisecond'
+        FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::int[], %b::bigint[], %b::bigint[], %b::bigint[],
+                    %b::bigint[], %b::bigint[]) AS u(k, o, t, p, a, d, h, e, b)
+        ON CONFLICT (messagekey) DO NOTHING RETURNING brokermessageid, messagekey
+    ), cls AS (
+        INSERT INTO elasticc_brokerclassification (brokermessageid, classifierid, classid, probability)
+        SELECT ins.brokermessageid, c.cid, c.classid, c.p
+        FROM unnest(%b::text[], %b::int[], %b::int[], %b::real[]) AS c(k, cid, classid, p)
+        JOIN ins ON ins.messagekey = c.k
+        RETURNING 1
+    ) SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM cls)
+    """
+
+    def store_binary(batch):
+        with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
+            ids, _ = _register_classifiers(cur, {c.classifier for m in batch for c in m.classifications})
+            cls = [
+                (m.messagekey, ids[c.classifier], c.classid, c.probability) for m in batch for c in m.classifications
+            ]
+            cols = list(zip(*batch, strict=True))
+            ccols = list(zip(*cls, strict=True))
+            cur.execute(
+                binary_sql,
+                [list(cols[0]), list(cols[7]), list(cols[6]), list(cols[8]), list(cols[1]), list(cols[2]),
+                 list(cols[5]), list(cols[3]), list(cols[4]), *map(list, ccols)],
+            )  # fmt: skip
+
+    def store_copy(batch):
+        with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
+            ids, _ = _register_classifiers(cur, {c.classifier for m in batch for c in m.classifications})
+            cols = list(zip(*batch, strict=True))
+            cur.execute(
+                """INSERT INTO elasticc_brokermessage (messagekey, streammessageid, topicname, kafkapartition,
+                       alertid, diasourceid, msghdrtimestamp, elasticcpublishtimestamp, brokeringesttimestamp)
+                   SELECT k, o, t, p, a, d, 'epoch'::timestamptz + h * interval '1 millisecond',
+                       'epoch'::timestamptz + e * interval '1 millisecond',
+                       'epoch'::timestamptz + b * interval '1 millisecond'
+                   FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bigint[],
+                       %s::bigint[], %s::bigint[], %s::bigint[]) AS u(k, o, t, p, a, d, h, e, b)
+                   ON CONFLICT (messagekey) DO NOTHING RETURNING brokermessageid, messagekey""",
+                [_text_array(cols[0]), *("{" + ",".join(map(str, c)) + "}" for c in (cols[7],)),
+                 _text_array(cols[6]), *("{" + ",".join(map(str, c)) + "}" for c in (cols[8], cols[1], cols[2],
+                 cols[5], cols[3], cols[4]))],
+            )  # fmt: skip
+            new = dict((k, i) for i, k in cur.fetchall())
+            text = "".join(
+                f"{new[m.messagekey]}\t{ids[c.classifier]}\t{c.classid}\t{c.probability!r}\n"
+                for m in batch
+                if m.messagekey in new
+                for c in m.classifications
+            )
+            with cur.copy(
+                "COPY elasticc_brokerclassification (brokermessageid, classifierid, classid, probability) FROM STDIN"
+            ) as copy:
+                copy.write(text)
+
+    results = {}
+    for label, store in (
+        ("production (array literals, one statement)", lambda b: store_broker_messages(messages=b)),
+        ("binary-adapted arrays", store_binary),
+        ("COPY classifications", store_copy),
+    ):
+        prepared = batches(label[:10] + uuid.uuid4().hex[:6])
+        empty_broker_tables()
+        started = time.perf_counter()
+        for batch in prepared:
+            store(batch)
+        results[label] = n / (time.perf_counter() - started)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--orm-messages", type=int, default=None, help="default: same as --messages")
+    parser.add_argument("--db", default="bench_ingest")
+    parser.add_argument("--bootstrap", default=None, help="default: settings.KAFKA_BOOTSTRAP_SERVERS")
+    parser.add_argument("--store-probe", action="store_true")
+    args = parser.parse_args()
+    setup_django(args.db)
+    from django.conf import settings
+
+    bootstrap = args.bootstrap or settings.KAFKA_BOOTSTRAP_SERVERS
+    n = args.messages
+    n_orm = args.orm_messages or n
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+
+    if args.store_probe:
+        for label, rate in store_probe(min(n, 20_000)).items():
+            print(f"store only, {label}: {rate:,.0f} messages/s")
+
+    topic = f"bench-kafka-poll-{uuid.uuid4().hex[:8]}"
+    produce_s = fill_topic(bootstrap, topic, max(n, n_orm))
+    print(f"filled {topic} with {max(n, n_orm):,} messages in {produce_s:.1f} s")
+
+    empty_broker_tables()
+    poll = run_brokerpoll(bootstrap, topic, n)
+    poll_rate = poll["steady_msgs"] / poll["steady_s"]
+    print(
+        f"brokerpoll: {n:,} messages in {poll['total_s']:.1f} s from process start "
+        f"({n / poll['total_s']:,.0f} msg/s incl. startup and group join); steady state "
+        f"{poll_rate:,.0f} messages/s = {poll_rate * len(CLASSES):,.0f} classifications/s"
+    )
+
+    empty_broker_tables()
+    orm = run_orm(bootstrap, topic, n_orm)
+    orm_rate = orm["steady_msgs"] / orm["steady_s"]
+    print(
+        f"ORM path:   {n_orm:,} messages in {orm['steady_s']:.1f} s: {orm_rate:,.0f} messages/s = "
+        f"{orm_rate * len(CLASSES):,.0f} classifications/s"
+    )
+    print(
+        f"brokerpoll / ORM = {poll_rate / orm_rate:.1f}x (target >= 5x); brokerpoll "
+        f"{'meets' if poll_rate >= 20_000 else 'misses'} the 20,000 messages/s target"
+    )
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
+    empty_broker_tables()
+
+
+if __name__ == "__main__":
+    main()
