@@ -2,7 +2,8 @@
 
 Credentials come from DESC_ADMIN_USER (default `admin`) and
 DESC_ADMIN_PASSWORD or DESC_ADMIN_PASSWORD_FILE; without a password one is
-generated, stored in var/admin_password (mode 600) and printed once.
+generated, stored in var/admin_password (mode 600) and printed; a configured
+password is never printed.
 """
 
 import secrets
@@ -38,5 +39,8 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = user.is_active = True
         user.save()
         user.groups.add(Group.objects.get_or_create(name="elasticc_admin")[0])
-        where = f"(generated, saved in {password_file})" if generated else "(from the environment or var/)"
-        self.stdout.write(f"Admin account: {username} / {password} {where}")
+        if generated:
+            self.stdout.write(f"Admin account: {username} / {password} (generated, saved in {password_file})")
+        else:
+            # A password the operator chose is never echoed into logs.
+            self.stdout.write(f"Admin account: {username} (password as configured)")
