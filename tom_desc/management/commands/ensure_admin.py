@@ -25,8 +25,10 @@ class Command(BaseCommand):
         password = env_secret("DESC_ADMIN_PASSWORD")
         password_file = settings.VAR_DIR / "admin_password"
         generated = False
+        stored = False
         if not password and password_file.exists():
             password = password_file.read_text().strip()
+            stored = True
         if not password:
             password = secrets.token_urlsafe(12)
             password_file.parent.mkdir(parents=True, exist_ok=True)
@@ -39,8 +41,8 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = user.is_active = True
         user.save()
         user.groups.add(Group.objects.get_or_create(name="elasticc_admin")[0])
-        if generated:
-            self.stdout.write(f"Admin account: {username} / {password} (generated, saved in {password_file})")
+        if generated or stored:
+            self.stdout.write(f"Admin account: {username} / {password} (generated, kept in {password_file})")
         else:
             # A password the operator chose is never echoed into logs.
             self.stdout.write(f"Admin account: {username} (password as configured)")
