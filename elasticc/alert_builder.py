@@ -41,7 +41,7 @@ a missing `ccdVisitId` becomes -1 and a missing `totFlux`/`totFluxErr` NaN
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -96,6 +96,16 @@ def _shape(version: str) -> _Shape:
         forced_fields=avro_fields(DIAFORCEDSOURCE_AVRO_FIELDS, version),
         object_fields=avro_fields(DIAOBJECT_AVRO_FIELDS, version),
     )
+
+
+def array_literal(values: Iterable[int | float]) -> str:
+    """A PostgreSQL array literal of numbers, for a `%s::bigint[]`-style cast.
+
+    psycopg adapts a Python list element by element (a regex check on each in
+    text mode); the ids of a batch go ten times faster as one string. `repr`
+    of a float round-trips exactly through float8 input.
+    """
+    return "{" + ",".join(map(repr, values)) + "}"
 
 
 def _history_query(table: str, alias: str, id_column: str, select: str) -> str:
@@ -161,7 +171,7 @@ def _fetch_batch(alert_ids: Sequence[int], schema_version: str, history_days: fl
             "CROSS JOIN LATERAL (SELECT min(p.midpointtai) AS first_t FROM elasticc_diasource p "
             "                    WHERE p.diaobjectid = a.diaobjectid) f "
             "WHERE a.alertid = ANY(%s::bigint[])",
-            [ids],
+            [array_literal(ids)],
         )
         first_t: dict[int, float] = {}
         src_window: dict[int, list[float]] = {}
@@ -178,7 +188,7 @@ def _fetch_batch(alert_ids: Sequence[int], schema_version: str, history_days: fl
         # Objects once each (a batch often holds several alerts of one object).
         cursor.execute(
             f"SELECT o.diaobjectid, {object_select} FROM elasticc_diaobject o WHERE o.diaobjectid = ANY(%s::bigint[])",
-            [list(first_t)],
+            [array_literal(first_t)],
         )
         batch.objects = {row[0]: row[1:] for row in cursor.fetchall()}
         batch.sources = _fetch_history(
@@ -223,7 +233,11 @@ def _fetch_history(
     objectids = list(windows)
     cursor.execute(
         _history_query(table, "h", id_column, _Shape.select_list("h", fields, version)),
-        [objectids, [windows[o][0] for o in objectids], [windows[o][1] for o in objectids]],
+        [
+            array_literal(objectids),
+            array_literal(windows[o][0] for o in objectids),
+            array_literal(windows[o][1] for o in objectids),
+        ],
     )
     return _group_by_object(cursor.fetchall(), fields.index("midPointTai"), fields.index("diaObjectId"))
 

@@ -11,14 +11,16 @@ Why it is shaped this way:
   (midPointTai, alertId) rather than "unsent" alone, so alerts produced but
   not yet confirmed are never selected twice within a run.
 - Each batch is built with a constant number of queries and encoded straight
-  from the rows (`alert_builder.build_alert_payloads`); confirmations are
-  recorded with one bulk UPDATE per batch.
+  from the rows (`alert_builder.build_alert_payloads`) in a prefetch thread,
+  so the database works on the next batch while this one is produced;
+  confirmations are recorded with one bulk UPDATE per batch.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +30,7 @@ from confluent_kafka import KafkaError, Producer
 from django.db import connection
 from tqdm import tqdm
 
-from elasticc.alert_builder import build_alert_payloads
+from elasticc.alert_builder import array_literal, build_alert_payloads
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +133,7 @@ def record_sent(confirmed: list[tuple[int, int]]) -> int:
             "UPDATE elasticc_diaalert a SET alertsenttimestamp = to_timestamp(u.ms / 1000.0) "
             "FROM unnest(%s::bigint[], %s::bigint[]) AS u(alertid, ms) "
             "WHERE a.alertid = u.alertid AND a.alertsenttimestamp IS NULL",
-            [ids, stamps],
+            [array_literal(ids), array_literal(stamps)],
         )
         return cursor.rowcount
 
@@ -198,24 +200,23 @@ def send_alerts(
     if limit is not None:
         total = min(total, limit)
     deliveries = _Deliveries(set())
-    last_t, last_id = -math.inf, -(2**63)
     since_flush = 0
     start = time.monotonic()
     bar = tqdm(total=total, unit="alert", disable=not progress or None, smoothing=0.1)
+    halt = threading.Event()
+    batches = _Prefetcher(
+        through_day=through_day, total=total, batch_size=batch_size, schema_version=schema_version,
+        history_days=history_days, halt=halt,
+    )  # fmt: skip
+    batches.start()
     try:
-        while not stop.is_set() and deliveries.failed == 0 and result.produced < total:
-            n = min(batch_size, total - result.produced)
-            with connection.cursor() as cursor:
-                cursor.execute(_NEXT_BATCH_SQL, {"through": through_day, "last_t": last_t, "last_id": last_id, "n": n})
-                selected = cursor.fetchall()
-            if not selected:
+        while not stop.is_set() and deliveries.failed == 0:
+            item = batches.next()
+            if item is None:
                 break
-            last_id, last_t = selected[-1][0], selected[-1][1]
+            ddf_ids, payloads = item
             if ddf_topic:
-                deliveries.ddf_ids.update(alertid for alertid, _, isddf in selected if isddf)
-            payloads = build_alert_payloads(
-                alert_ids=[row[0] for row in selected], schema_version=schema_version, history_days=history_days
-            )
+                deliveries.ddf_ids.update(ddf_ids)
             produced_before = result.produced
             for alertid, payload in payloads:
                 dest = ddf_topic if alertid in deliveries.ddf_ids else topic
@@ -234,6 +235,8 @@ def send_alerts(
             if on_batch:
                 on_batch(result)
     finally:
+        halt.set()
+        batches.join()
         remaining = producer.flush(delivery_timeout)
         _record(deliveries, result)
         bar.close()
@@ -247,6 +250,69 @@ def send_alerts(
             f"{result.confirmed} recorded as sent; rerun to send the rest"
         )
     return result
+
+
+class _Prefetcher(threading.Thread):
+    """Selects and builds the next batches while the caller produces the
+    current one, so PostgreSQL's work overlaps Kafka's and the encoding
+    (psycopg releases the GIL while it waits for the server). It uses its
+    own database connection (Django's are per thread) and closes it.
+
+    Selection is by keyset (midPointTai, alertId), never by "unsent" alone,
+    so alerts produced but not yet confirmed are not selected again.
+    """
+
+    def __init__(self, *, through_day, total, batch_size, schema_version, history_days, halt: threading.Event):
+        super().__init__(name="alert-prefetch", daemon=True)
+        self.args = (through_day, total, batch_size, schema_version, history_days)
+        self.halt = halt
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+
+    def run(self) -> None:
+        through_day, total, batch_size, schema_version, history_days = self.args
+        last_t, last_id, selected_total = -math.inf, -(2**63), 0
+        try:
+            while not self.halt.is_set() and selected_total < total:
+                n = min(batch_size, total - selected_total)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        _NEXT_BATCH_SQL, {"through": through_day, "last_t": last_t, "last_id": last_id, "n": n}
+                    )
+                    selected = cursor.fetchall()
+                if not selected:
+                    break
+                selected_total += len(selected)
+                last_id, last_t = selected[-1][0], selected[-1][1]
+                payloads = build_alert_payloads(
+                    alert_ids=[row[0] for row in selected], schema_version=schema_version, history_days=history_days
+                )
+                self._put(({alertid for alertid, _, isddf in selected if isddf}, payloads))
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, which re-raises
+            self._put(exc)
+        finally:
+            connection.close()
+
+    def _put(self, item) -> None:
+        while not self.halt.is_set():
+            try:
+                self.queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def next(self):
+        """The next (ddf alert ids, payloads), or None at the end."""
+        while True:
+            try:
+                item = self.queue.get(timeout=0.2)
+            except queue.Empty:
+                if not self.is_alive() and self.queue.empty():
+                    return None
+                continue
+            if isinstance(item, BaseException):
+                raise item
+            return item
 
 
 def _produce(producer: Producer, topic: str, key: bytes, payload: bytes, deliveries: _Deliveries) -> None:
