@@ -7,22 +7,24 @@ rows.
 
 Why it is written this way:
 - Throughput. A campaign brings hundreds of millions of messages with several
-  classifications each, so a batch is stored with two set-based statements,
-  never a query per message: (1) classifiers are registered and looked up in
-  one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING` CTE; (2) one
-  statement whose first data-modifying CTE inserts the messages from
-  `unnest` arrays with `ON CONFLICT (messagekey) DO NOTHING RETURNING` and
-  whose second inserts the classifications of exactly the newly inserted
-  messages. The arrays travel as PostgreSQL array literals built with
-  `str.join` (parsed in C by the server): psycopg's per-element array
-  adaptation cost more than the database work. Timestamps travel as
-  milliseconds and become timestamptz in SQL. The alternatives measured
-  (bench/kafka_poll.py --store-probe): binary-adapted arrays and COPY of the
-  classifications into the parent table, both slower for 1,000-message
-  batches. Avro-decoded Kafka records have their types guaranteed by the
-  schema, so they take a fast validation path that checks only the rules
-  the schema cannot (taxonomy, probability range, duplicates, NUL); any
-  failure re-runs the full validator for a precise error.
+  classifications each, so a batch is stored with three set-based
+  statements, never a query per message: (1) classifiers are registered and
+  looked up in one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
+  NOTHING` CTE; (2) the messages go in with one `INSERT ... SELECT FROM
+  unnest(...) ON CONFLICT (messagekey) DO NOTHING RETURNING`, which returns
+  the ids of exactly the newly inserted ones; (3) the classifications of
+  those are COPYed into the parent table. The arrays travel as PostgreSQL
+  array literals built with `str.join` (parsed in C by the server), as
+  psycopg's per-element array adaptation cost more than the database work;
+  timestamps travel as milliseconds and become timestamptz in SQL.
+  bench/kafka_poll.py --store-probe measures the alternatives: one
+  statement with a second data-modifying CTE inserting the classifications
+  from arrays, and binary-adapted arrays; both were slower (COPY takes
+  PostgreSQL's multi-row insert path into the partitions). Avro-decoded
+  Kafka records have their types guaranteed by the schema, so they take a
+  fast validation path that checks only the rules the schema cannot
+  (taxonomy, probability range, duplicates, NUL); any failure re-runs the
+  full validator for a precise error.
 - Idempotency. Each message has a natural identity, `messagekey`, with a
   unique constraint: Kafka `kafka:<topic>:<partition>:<offset>`, REST
   `rest:<sha256>` of the canonical message content. A replay (Kafka
@@ -467,38 +469,28 @@ JOIN want ON c.brokername = want.b AND c.brokerversion = want.v
          AND c.classifiername = want.n AND c.classifierparams = want.p
 """
 
-# Messages and classifications in one statement: `ins` returns the ids of the
-# messages actually inserted (a replayed key returns nothing), and only their
-# classifications (matched by the message's position in the batch) are written.
-_STORE_SQL = """
-WITH input AS (
-    SELECT * FROM unnest(
-        %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bigint[],
-        %s::bigint[], %s::bigint[], %s::bigint[]
-    ) WITH ORDINALITY AS u(messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
-                          msghdr_ms, published_ms, ingested_ms, n)
-), ins AS (
-    INSERT INTO elasticc_brokermessage (
-        messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
-        msghdrtimestamp, elasticcpublishtimestamp, brokeringesttimestamp)
-    SELECT messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
-           'epoch'::timestamptz + msghdr_ms * interval '1 millisecond',
-           'epoch'::timestamptz + published_ms * interval '1 millisecond',
-           'epoch'::timestamptz + ingested_ms * interval '1 millisecond'
-    FROM input ORDER BY n
-    ON CONFLICT (messagekey) DO NOTHING
-    RETURNING brokermessageid, messagekey
-), cls AS (
-    INSERT INTO elasticc_brokerclassification (brokermessageid, classifierid, classid, probability)
-    SELECT ins.brokermessageid, c.classifierid, c.classid, c.probability
-    FROM ins
-    JOIN input USING (messagekey)
-    JOIN unnest(%s::int[], %s::int[], %s::int[], %s::real[]) AS c(n, classifierid, classid, probability)
-      ON c.n = input.n
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins), (SELECT min(brokermessageid) FROM ins), (SELECT count(*) FROM cls)
+# New messages only (a replayed key returns nothing); RETURNING gives the ids
+# their classifications need.
+_INSERT_MESSAGES_SQL = """
+INSERT INTO elasticc_brokermessage (
+    messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
+    msghdrtimestamp, elasticcpublishtimestamp, brokeringesttimestamp)
+SELECT messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
+       'epoch'::timestamptz + msghdr_ms * interval '1 millisecond',
+       'epoch'::timestamptz + published_ms * interval '1 millisecond',
+       'epoch'::timestamptz + ingested_ms * interval '1 millisecond'
+FROM unnest(
+    %s::text[], %s::bigint[], %s::text[], %s::int[], %s::bigint[], %s::bigint[],
+    %s::bigint[], %s::bigint[], %s::bigint[]
+) AS u(messagekey, streammessageid, topicname, kafkapartition, alertid, diasourceid,
+       msghdr_ms, published_ms, ingested_ms)
+ON CONFLICT (messagekey) DO NOTHING
+RETURNING brokermessageid, messagekey
 """
+
+_COPY_CLASSIFICATIONS_SQL = (
+    "COPY elasticc_brokerclassification (brokermessageid, classifierid, classid, probability) FROM STDIN"
+)
 
 
 def _register_classifiers(
@@ -541,19 +533,9 @@ def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult
             classifier_ids, new_classifiers = (
                 _register_classifiers(cursor, classifier_keys) if classifier_keys else ({}, ())
             )
-            positions: list[int] = []
-            cids: list[int] = []
-            classids: list[int] = []
-            probs: list[float] = []
-            for n, m in enumerate(batch, start=1):
-                for c in m.classifications:
-                    positions.append(n)
-                    cids.append(classifier_ids[c.classifier])
-                    classids.append(c.classid)
-                    probs.append(c.probability)
             columns = list(zip(*batch, strict=True))
             cursor.execute(
-                _STORE_SQL,
+                _INSERT_MESSAGES_SQL,
                 [
                     _text_array(columns[0]),  # messagekey
                     _int_array(columns[7]),  # streammessageid
@@ -564,16 +546,23 @@ def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult
                     _int_array(columns[5]),  # msghdr_ms
                     _int_array(columns[3]),  # elasticcpublish_ms
                     _int_array(columns[4]),  # brokeringest_ms
-                    _int_array(positions),
-                    _int_array(cids),
-                    _int_array(classids),
-                    "{" + ",".join(map(repr, probs)) + "}",
                 ],
             )
-            num_loaded, first_id, num_classifications = cursor.fetchone()
+            new_ids = {key: id_ for id_, key in cursor.fetchall()}
+            # COPY text rows: ids and classIds are ints, probabilities finite
+            # floats, so nothing needs escaping.
+            rows = [
+                f"{new_ids[m.messagekey]}\t{classifier_ids[c.classifier]}\t{c.classid}\t{c.probability!r}\n"
+                for m in batch
+                if m.messagekey in new_ids
+                for c in m.classifications
+            ]
+            if rows:
+                with cursor.copy(_COPY_CLASSIFICATIONS_SQL) as copy:
+                    copy.write("".join(rows))
     return StoreResult(
-        num_loaded=num_loaded,
-        first_brokermessageid=first_id,
-        num_classifications=num_classifications,
+        num_loaded=len(new_ids),
+        first_brokermessageid=min(new_ids.values(), default=None),
+        num_classifications=len(rows),
         new_classifiers=new_classifiers,
     )
