@@ -7,6 +7,9 @@ from django.utils import timezone
 
 from elasticc.models import DiaAlert, DiaForcedSource, DiaObject, DiaObjectTruth, DiaSource, DiaTruth
 
+# Statements elasticc.alert_builder.build_alerts runs per page, whatever its size
+# (a savepoint, SET LOCAL jit, four SELECTs, the release).
+BUILDER_STATEMENTS = 7
 N_OBJECTS = 12
 SOURCES_PER_OBJECT = 3
 FORCED_PER_OBJECT = 5

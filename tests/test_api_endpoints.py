@@ -7,7 +7,15 @@ from django.db import connection
 
 from elasticc import api_selectors
 from elasticc.models import DiaObject
-from tests.api_data import N_OBJECTS, SOURCES_PER_OBJECT, load_small_sim, make_objects, object_id, source_id
+from tests.api_data import (
+    BUILDER_STATEMENTS,
+    N_OBJECTS,
+    SOURCES_PER_OBJECT,
+    load_small_sim,
+    make_objects,
+    object_id,
+    source_id,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -221,11 +229,11 @@ QUERY_BUDGET = [
     ("/elasticc/diaobject/", "plain_user", 4),
     ("/elasticc/diasource/?diaObjectId=1003", "plain_user", 4),
     ("/elasticc/diaforcedsource/", "plain_user", 4),
-    ("/elasticc/diaalert/?limit=1000", "plain_user", 7),
+    ("/elasticc/diaalert/?limit=1000", "plain_user", 4 + BUILDER_STATEMENTS),
     ("/elasticc/diatruth/", "admin_user", 5),
     ("/elasticc/diaobjecttruth/", "admin_user", 5),
     ("/elasticc/diaobject/1003/", "plain_user", 3),
-    ("/elasticc/diaalert/100301/", "plain_user", 6),
+    ("/elasticc/diaalert/100301/", "plain_user", 3 + BUILDER_STATEMENTS),
     ("/elasticc/diatruth/100301/", "admin_user", 4),
     ("/elasticc/brokermessage/", "plain_user", 5),
     ("/elasticc/classids/", "plain_user", 5),

@@ -19,6 +19,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ParseError
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BrowsableAPIRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +29,7 @@ from elasticc import alert_builder, api_selectors
 from elasticc.api import filters, serializers
 from elasticc.api.pagination import KeysetPagination
 from elasticc.api.permissions import IsElasticcAdmin, IsElasticcBrokerOrReadOnly
+from elasticc.api.renderers import ORJSONRenderer
 from elasticc.api_selectors import ListCount
 from elasticc.broker_messages import BrokerMessageError, parse_broker_messages, store_broker_messages
 from elasticc.columns import (
@@ -47,6 +49,7 @@ from elasticc.models import (
     DiaTruth,
 )
 
+RENDERERS = [ORJSONRenderer, BrowsableAPIRenderer]
 ALERT_SCHEMA_VERSION = "v0_9_1"
 MAX_MESSAGES_PER_REQUEST = 1000
 _ID = r"-?[0-9]+"
@@ -64,6 +67,7 @@ class KeysetListViewSet(GenericViewSet):
     columns: tuple[str, ...] = ()
     count_key: str = ""
     pagination_class = KeysetPagination
+    renderer_classes = RENDERERS
     filter_backends = [DjangoFilterBackend]
     lookup_value_regex = _ID
     active_filters: frozenset[str] = frozenset()
@@ -76,6 +80,8 @@ class KeysetListViewSet(GenericViewSet):
         return self.model.objects.values(*serializers.attnames(self.model, self.columns))
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        if not set(self.request.query_params) & set(self.filterset_class.base_filters):
+            return queryset  # unfiltered: skip building and validating the filter form
         filterset = DjangoFilterBackend().get_filterset(self.request, queryset, self)
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
@@ -306,6 +312,8 @@ class BrokerMessageViewSet(KeysetListViewSet):
 class ClassIdsView(APIView):
     """The ELAsTiCC taxonomy: every classId with its gentypes and match flags."""
 
+    renderer_classes = RENDERERS
+
     @extend_schema(
         summary="Taxonomy (classIds, gentypes, match flags)", responses=serializers.ClassIdSerializer(many=True)
     )
@@ -315,6 +323,8 @@ class ClassIdsView(APIView):
 
 class ClassifiersView(APIView):
     """Every registered broker classifier."""
+
+    renderer_classes = RENDERERS
 
     @extend_schema(summary="All broker classifiers", responses=serializers.ClassifierSerializer(many=True))
     def get(self, request: Request) -> Response:
