@@ -13,7 +13,8 @@ Why it is shaped this way:
 - Each batch is built with a constant number of queries and encoded straight
   from the rows (`alert_builder.build_alert_payloads`) in a prefetch thread,
   so the database works on the next batch while this one is produced;
-  confirmations are recorded with one bulk UPDATE per batch.
+  confirmations are recorded with one bulk UPDATE per batch, in a third
+  thread.
 """
 
 from __future__ import annotations
@@ -209,6 +210,8 @@ def send_alerts(
         history_days=history_days, halt=halt,
     )  # fmt: skip
     batches.start()
+    recorder = _Recorder()
+    recorder.start()
     try:
         while not stop.is_set() and deliveries.failed == 0:
             item = batches.next()
@@ -230,7 +233,7 @@ def send_alerts(
                 since_flush = 0
             else:
                 producer.poll(0)
-            _record(deliveries, result)
+            _record(deliveries, result, recorder)
             bar.update(result.produced - produced_before)
             if on_batch:
                 on_batch(result)
@@ -238,7 +241,8 @@ def send_alerts(
         halt.set()
         batches.join()
         remaining = producer.flush(delivery_timeout)
-        _record(deliveries, result)
+        _record(deliveries, result, recorder)
+        recorder.finish()
         bar.close()
         result.seconds = time.monotonic() - start
         result.interrupted = stop.is_set()
@@ -325,9 +329,42 @@ def _produce(producer: Producer, topic: str, key: bytes, payload: bytes, deliver
             producer.poll(0.1)
 
 
-def _record(deliveries: _Deliveries, result: SendResult) -> None:
+class _Recorder(threading.Thread):
+    """Writes confirmed deliveries to `alertsenttimestamp` off the produce
+    loop (an UPDATE of a batch touches every index of elasticc_diaalert and
+    takes as long as building the batch). `finish` waits until everything
+    handed over is written and re-raises a database error, if any."""
+
+    def __init__(self):
+        super().__init__(name="alert-sent-recorder", daemon=True)
+        self.queue: queue.Queue = queue.Queue()
+        self.error: BaseException | None = None
+
+    def submit(self, confirmed: list[tuple[int, int]]) -> None:
+        if confirmed:
+            self.queue.put(confirmed)
+
+    def run(self) -> None:
+        try:
+            while (confirmed := self.queue.get()) is not None:
+                if self.error is None:
+                    try:
+                        record_sent(confirmed)
+                    except BaseException as exc:  # re-raised by finish()
+                        self.error = exc
+        finally:
+            connection.close()
+
+    def finish(self) -> None:
+        self.queue.put(None)
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _record(deliveries: _Deliveries, result: SendResult, recorder: _Recorder) -> None:
     confirmed = deliveries.take()
-    record_sent(confirmed)
+    recorder.submit(confirmed)
     result.confirmed += len(confirmed)
     result.confirmed_ddf += sum(1 for alertid, _ in confirmed if alertid in deliveries.ddf_ids)
 
