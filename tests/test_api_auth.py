@@ -155,3 +155,15 @@ def test_docs_page_needs_login_and_serves_local_assets(client, plain_user):
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "/api/schema/" in html
     assert "cdn" not in html.lower()
+
+
+@pytest.mark.django_db
+def test_browsable_api_pages(client, plain_user):
+    client.force_login(plain_user)
+    page = client.get("/elasticc/diaobject/?limit=2", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    truth = client.get("/elasticc/diatruth/", HTTP_ACCEPT="text/html")
+    assert truth.status_code == 302  # HTML pages send users without permission to the login page
+    assert truth["Location"].startswith("/accounts/login/")
+    assert client.get("/elasticc/diatruth/").status_code == 403

@@ -222,6 +222,7 @@ BOOTSTRAP5 = {
 }
 
 # --- TOM Toolkit ----------------------------------------------------------
+CRISPY_TEMPLATE_PACK = "bootstrap5"  # as TOM's settings template; the browsable API's filter forms need it
 TOM_NAME = "DESC TOM"
 TARGET_TYPE = "SIDEREAL"
 FACILITIES = {}
