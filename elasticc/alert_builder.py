@@ -5,9 +5,8 @@ object, previous sources, previous forced sources), so streaming a night of
 alerts cost four round trips and four plan/execute cycles per alert. Here a
 batch of any size costs four queries:
 
-1. the triggering sources with each object's first detection time (keyed on
-   the alert ids);
-2. the batch's objects, once each;
+1. the triggering sources (keyed on the alert ids);
+2. the batch's objects, once each, with their first detection time;
 3. every detection of the batch's objects in the union of the windows the
    batch needs (one range per object, passed as arrays, one index range
    scan per object);
@@ -165,32 +164,33 @@ def _fetch_batch(alert_ids: Sequence[int], schema_version: str, history_days: fl
         # costing seconds for queries that run in milliseconds.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(
-            f"SELECT a.alertid, a.diaobjectid, f.first_t, {source_select} "
-            "FROM elasticc_diaalert a "
-            "JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
-            "CROSS JOIN LATERAL (SELECT min(p.midpointtai) AS first_t FROM elasticc_diasource p "
-            "                    WHERE p.diaobjectid = a.diaobjectid) f "
+            f"SELECT a.alertid, a.diaobjectid, {source_select} "
+            "FROM elasticc_diaalert a JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
             "WHERE a.alertid = ANY(%s::bigint[])",
             [array_literal(ids)],
         )
+        for row in cursor.fetchall():
+            batch.heads[row[0]] = (row[1], row[2:])
+        # Objects once each (a batch often holds several alerts of one
+        # object), with their first detection (one probe of the (object,
+        # time) index each).
+        cursor.execute(
+            f"SELECT o.diaobjectid, (SELECT min(p.midpointtai) FROM elasticc_diasource p "
+            f"                       WHERE p.diaobjectid = o.diaobjectid), {object_select} "
+            "FROM elasticc_diaobject o WHERE o.diaobjectid = ANY(%s::bigint[])",
+            [array_literal({objectid for objectid, _ in batch.heads.values()})],
+        )
         first_t: dict[int, float] = {}
+        for row in cursor.fetchall():
+            first_t[row[0]] = row[1]
+            batch.objects[row[0]] = row[2:]
         src_window: dict[int, list[float]] = {}
         forced_window: dict[int, list[float]] = {}
-        for row in cursor.fetchall():
-            alertid, objectid, first = row[0], row[1], row[2]
-            source = row[3:]
-            t = source[src_t]
-            first_t[objectid] = first
-            batch.heads[alertid] = (objectid, source)
+        for objectid, source in batch.heads.values():
+            t, first = source[src_t], first_t[objectid]
             _widen(src_window, objectid, t - history_days, t)
             if t - first > SAME_NIGHT_DAYS:
                 _widen(forced_window, objectid, max(first - FORCED_LEAD_DAYS, t - history_days), t)
-        # Objects once each (a batch often holds several alerts of one object).
-        cursor.execute(
-            f"SELECT o.diaobjectid, {object_select} FROM elasticc_diaobject o WHERE o.diaobjectid = ANY(%s::bigint[])",
-            [array_literal(first_t)],
-        )
-        batch.objects = {row[0]: row[1:] for row in cursor.fetchall()}
         batch.sources = _fetch_history(
             cursor, "elasticc_diasource", "diasourceid", shape.source_fields, schema_version, src_window
         )
