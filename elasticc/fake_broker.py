@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer
 
 from elasticc.avro_codec import encode_many
 
@@ -184,7 +184,7 @@ def run_fake_broker(
                 records += classify(
                     alert_id=alert_id,
                     source_id=source_id,
-                    publish_ms=msg.timestamp()[1],
+                    publish_ms=_publish_ms(msg, ingest_ms),
                     ingest_ms=ingest_ms,
                     schema_version=schema_version,
                     rng=rng,
@@ -202,6 +202,13 @@ def run_fake_broker(
         consumer.close()
         stats.seconds = time.monotonic() - start
     return stats
+
+
+def _publish_ms(msg, fallback_ms: int) -> int:
+    """The alert message's Kafka timestamp (ms); brokers without message
+    timestamps get the read time instead."""
+    ts_type, ts = msg.timestamp()
+    return ts if ts_type != TIMESTAMP_NOT_AVAILABLE and ts >= 0 else fallback_ms
 
 
 def _log_kafka_error(err: KafkaError) -> None:
