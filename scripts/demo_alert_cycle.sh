@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The demo alert cycle the run command starts in the background:
+#   brokerpoll   stores what the fake broker publishes,
+#   fakebroker   classifies every alert it reads (two classifiers),
+#   send_elasticc_alerts  streams the first DEMO_DAYS simulated days of alerts,
+# then keeps the metrics pages current until stopped (SIGTERM/SIGINT stops all).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+py=.venv/bin/python
+alerts=${ALERT_TOPIC:-elasticc-alerts}
+classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications}
+mkdir -p var/log
+
+pids=()
+stop() {
+    trap - EXIT INT TERM
+    kill -TERM "${pids[@]}" 2>/dev/null
+    wait
+    exit 0
+}
+trap stop EXIT INT TERM
+
+$py manage.py brokerpoll --topic "$classifications" --group demo-brokerpoll --name fakebroker \
+    >> var/log/brokerpoll.log 2>&1 &
+pids+=($!)
+$py manage.py fakebroker --source-topic "$alerts" --dest-topic "$classifications" --group demo-fakebroker \
+    >> var/log/fakebroker.log 2>&1 &
+pids+=($!)
+
+$py manage.py send_elasticc_alerts --added-days "${DEMO_DAYS:-30}" --topic "$alerts" --do --no-progress \
+    >> var/log/send_elasticc_alerts.log 2>&1
+echo "demo alert cycle: alerts sent (log in var/log/); classifications are arriving"
+
+while true; do
+    $py manage.py refresh_elasticc_metrics >> var/log/metrics.log 2>&1
+    sleep "${DEMO_METRICS_EVERY:-30}" &
+    wait $!
+done

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up and runs the whole DESC TOM on this machine:
+#   venv + pinned requirements, PostgreSQL and Kafka (tom_desc/local_services.py),
+#   migrations, an admin account, demo data, one demo alert cycle, and gunicorn
+#   on http://127.0.0.1:${PORT:-8080}/. Ctrl-C stops everything it started.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/bootstrap.sh
+py=.venv/bin/python
+export DJANGO_SETTINGS_MODULE=tom_desc.settings
+
+$py -m tom_desc.local_services up
+$py manage.py migrate --noinput -v 0
+$py manage.py collectstatic --noinput -v 0
+$py manage.py ensure_admin
+$py manage.py load_demo_data
+
+mkdir -p var/log
+workers=()
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "${DESC_KEEP_SERVICES:-0}" != 1 ]; then
+        $py -m tom_desc.local_services down || true
+    fi
+}
+trap cleanup EXIT INT TERM
+
+scripts/demo_alert_cycle.sh &
+workers+=($!)
+
+echo "DESC TOM on http://127.0.0.1:${PORT:-8080}/  (Ctrl-C stops it)"
+.venv/bin/gunicorn tom_desc.wsgi \
+    --bind "127.0.0.1:${PORT:-8080}" \
+    --workers "${GUNICORN_WORKERS:-2}" --threads "${GUNICORN_THREADS:-4}" \
+    --timeout "${GUNICORN_TIMEOUT:-600}" --access-logfile var/log/access.log &
+workers+=($!)
+wait -n "${workers[-1]}"

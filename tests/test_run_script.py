@@ -1,0 +1,103 @@
+"""The README's run command, end to end: a fresh database becomes a working
+TOM with demo data, an admin who can log in, and broker classifications from
+the demo alert cycle; Ctrl-C stops what it started."""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+
+import psycopg
+import pytest
+import requests
+from django.db import connection
+
+from tom_desc.local_services import BASE_DIR, port_open
+
+pytestmark = [pytest.mark.django_db, pytest.mark.kafka]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def fresh_database():
+    params = connection.settings_dict
+    conninfo = {"host": params["HOST"], "port": params["PORT"], "user": params["USER"],
+                "password": params["PASSWORD"] or None}
+    name = f"test_run_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield {"DB_HOST": str(params["HOST"]), "DB_PORT": str(params["PORT"]), "DB_USER": params["USER"],
+           "DB_PASS": params["PASSWORD"] or "", "DB_NAME": name}
+    with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _login(base: str, username: str, password: str) -> requests.Session:
+    session = requests.Session()
+    session.get(f"{base}/accounts/login/")
+    response = session.post(
+        f"{base}/accounts/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+    )
+    assert response.status_code == 200
+    assert "Please enter a correct" not in response.text
+    return session
+
+
+def _count(html: str, label: str) -> int:
+    match = re.search(rf"<th[^>]*>{re.escape(label)}</th>\s*<td[^>]*data-count=\"(\d+)\"", html)
+    assert match, f"no {label!r} count on the page"
+    return int(match.group(1))
+
+
+def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        **fresh_database,
+        "PORT": str(port),
+        "DESC_KEEP_SERVICES": "1",  # the suite's PostgreSQL and Kafka stay up
+        "DESC_ADMIN_USER": "runadmin",
+        "DESC_ADMIN_PASSWORD": "run-script-password",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "ALERT_TOPIC": f"run-alerts-{uuid.uuid4().hex[:6]}",
+    }
+    env.pop("DATABASE_URL", None)
+    log = (tmp_path / "run.log").open("w")
+    process = subprocess.Popen(
+        ["scripts/run.sh"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while not port_open("127.0.0.1", port):
+            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the server did not come up in 5 minutes"
+            time.sleep(1)
+        session = _login(base, "runadmin", "run-script-password")
+        page = session.get(f"{base}/elasticc/")
+        assert page.status_code == 200
+        assert _count(page.text, "Objects") > 0
+        deadline = time.monotonic() + 180
+        while _count(session.get(f"{base}/elasticc/").text, "Classifications") == 0:
+            assert time.monotonic() < deadline, "the demo alert cycle stored no classification"
+            time.sleep(3)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise
+        log.close()
+    assert not port_open("127.0.0.1", port)
+    leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""
