@@ -24,8 +24,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Concat
+from django.db.models import F, TextField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from db.models import LongQuery
@@ -100,8 +100,9 @@ def recover_stale(*, stale_after: timedelta = STALE_AFTER, max_attempts: int = M
                 Value("runner "),
                 F("runner_id"),
                 Value(f" stopped sending heartbeats (none for {int(stale_after.total_seconds())} s) on attempt "),
-                F("attempts"),
+                Cast("attempts", TextField()),
                 Value(f" of {max_attempts}; the query was not retried"),
+                output_field=TextField(),
             ),
         )
         requeued = stale.filter(attempts__lt=max_attempts).update(
@@ -131,9 +132,11 @@ class _Heartbeat:
         try:
             while not self.done.wait(min(self.interval, 1.0)):
                 if self.stop.is_set():
+                    # Repeated until the run ends: a cancel that lands between
+                    # two statements cancels nothing, the flag stops the next.
                     if self.stream is not None:
                         self.stream.cancel()
-                    return
+                    continue
                 if self._due():
                     alive = (
                         LongQuery.objects.filter(
@@ -149,6 +152,9 @@ class _Heartbeat:
                         return
         finally:
             connection.close()
+
+    def attach(self, stream: SqlStream) -> None:
+        self.stream = stream
 
     def _due(self) -> bool:
         now = timezone.now().timestamp()
@@ -190,10 +196,8 @@ def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) 
                 max_rows=None,
                 timeout_setting="LONG_QUERY_TIMEOUT_MS",
                 batch_rows=BATCH_ROWS,
+                on_open=heartbeat.attach,
             )
-            heartbeat.stream = stream
-            if stop.is_set():
-                stream.cancel()
             writer = write_parquet if query.format == LongQuery.Format.PARQUET else write_csv
             rows = writer(stream, partial)
         except SqlQueryInterrupted:

@@ -35,7 +35,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -252,6 +252,8 @@ class _Watchdog:
             logger.warning("could not cancel a user query", exc_info=True)
 
     def call(self, fn, *args, **kwargs):
+        if self.interrupted:
+            raise SqlQueryInterrupted("query interrupted: the runner is shutting down")
         timer = threading.Timer(self.timeout_s, self.cancel)
         timer.daemon = True
         timer.start()
@@ -378,12 +380,15 @@ def start_sql(
     max_rows: int | None = -1,
     timeout_setting: str = "SQL_STATEMENT_TIMEOUT_MS",
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    on_open: Callable[[SqlStream], None] | None = None,
 ) -> SqlStream:
     """Run all statements of `request` as the user's role and open the last one's result.
 
     Raises SqlQueryError for any error before the first row; the returned
     stream's `batches()` raises it for errors while rows are read. `max_rows`
-    -1 means the SQL_MAX_ROWS setting, None no cap (long queries).
+    -1 means the SQL_MAX_ROWS setting, None no cap (long queries). `on_open`
+    receives the stream before any statement runs, so another thread can
+    `cancel()` it at any point.
     """
     statements = plan_statements(request=request)
     timeout_ms = settings.SQL_STATEMENT_TIMEOUT_MS if timeout_ms is None else timeout_ms
@@ -414,6 +419,8 @@ def start_sql(
         watchdog=_Watchdog(conn=conn, timeout_s=timeout_ms / 1000),
         batch_rows=batch_rows,
     )
+    if on_open is not None:
+        on_open(stream)
     try:
         last = len(statements) - 1
         plain = conn.cursor()

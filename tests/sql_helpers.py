@@ -4,7 +4,9 @@ response decoding."""
 
 from __future__ import annotations
 
+import csv
 import json
+from pathlib import Path
 
 from django.db import connection
 
@@ -80,3 +82,80 @@ def sql(client, query, subdict=None, **extra):
         data["subdict"] = subdict
     response = client.post("/db/runsqlquery/", data, format="json")
     return response.status_code, json.loads(body(response))
+
+
+EXAMPLE_CSVS = (
+    ("elasticc_diaobject", "ppdbdiaobject.csv"),
+    ("elasticc_diasource", "ppdbdiasource.csv"),
+    ("elasticc_diaobjecttruth", "diaobjecttruth.csv"),
+)
+ORACLE_MISS_EVERY = 4  # the "Oracle" classifier says Ia for every 4th source
+
+
+def load_example_sample(expected_dir: Path) -> dict[str, int]:
+    """The ELAsTiCC sample (objects, sources, object truth) plus two fake
+    classifiers that classified every source: "Oracle" (the true class with
+    p=0.9, except every 4th source, where it says Ia with p=0.7) and
+    "SNeverywhere" (always Ib/c 0.6, Ia 0.4). Returns ids and counts."""
+    loaded: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for table, filename in EXAMPLE_CSVS:
+            path = expected_dir / filename
+            with path.open(newline="") as fh:
+                header = next(csv.reader(fh))
+            columns = ", ".join(name.replace("_id", "id") for name in header)
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+                copy.write(path.read_bytes())
+            loaded[table] = cursor.cursor.rowcount
+        cursor.execute(
+            "INSERT INTO elasticc_brokerclassifier (brokername, brokerversion, classifiername, classifierparams) "
+            "VALUES ('FakeBroker', '1.0', 'Oracle', 'truth'), ('FakeBroker', '1.0', 'SNeverywhere', 'Ib/c') "
+            "RETURNING classifierid"
+        )
+        oracle, sneverywhere = (row[0] for row in cursor.fetchall())
+        cursor.execute(
+            "INSERT INTO elasticc_brokermessage (messagekey, alertid, diasourceid, topicname) "
+            "SELECT 'example:' || diasourceid, diasourceid, diasourceid, 'example' FROM elasticc_diasource"
+        )
+        cursor.execute(
+            """
+            INSERT INTO elasticc_brokerclassification (brokermessageid, classifierid, classid, probability)
+            SELECT m.brokermessageid, %(oracle)s, g.classid,
+                   CASE WHEN m.diasourceid %% %(every)s = 0 THEN 0.3 ELSE 0.9 END
+            FROM elasticc_brokermessage m
+            JOIN elasticc_diasource s ON s.diasourceid = m.diasourceid
+            JOIN elasticc_diaobjecttruth t ON t.diaobjectid = s.diaobjectid
+            JOIN elasticc_gentypeofclassid g ON g.gentype = t.gentype
+            UNION ALL
+            SELECT brokermessageid, %(oracle)s, 111, CASE WHEN diasourceid %% %(every)s = 0 THEN 0.7 ELSE 0.1 END
+            FROM elasticc_brokermessage
+            UNION ALL
+            SELECT brokermessageid, %(sn)s, 112, 0.6 FROM elasticc_brokermessage
+            UNION ALL
+            SELECT brokermessageid, %(sn)s, 111, 0.4 FROM elasticc_brokermessage
+            """,
+            {"oracle": oracle, "sn": sneverywhere, "every": ORACLE_MISS_EVERY},
+        )
+        loaded["elasticc_brokerclassification"] = cursor.rowcount
+    return {**loaded, "oracle": oracle, "sneverywhere": sneverywhere}
+
+
+def expected_confusion(expected_dir: Path) -> dict[tuple[str, int, int], int]:
+    """(classifier name, true classid, predicted classid) -> count, computed
+    from the CSV files alone (the oracle for the SQL workflow)."""
+    exact_class = {}
+    with (expected_dir / "diaobjecttruth.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            exact_class[row["diaobject_id"]] = GENTYPE_TO_CLASSID[int(row["gentype"])]
+    counts: dict[tuple[str, int, int], int] = {}
+    with (expected_dir / "ppdbdiasource.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            true = exact_class[row["diaobject_id"]]
+            oracle = 111 if int(row["diasource_id"]) % ORACLE_MISS_EVERY == 0 else true
+            for key in (("Oracle", true, oracle), ("SNeverywhere", true, 112)):
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# The three models of the sample: SNIb templates, KN_K17, M-dwarf flares.
+GENTYPE_TO_CLASSID = {20: 112, 50: 121, 82: 122}

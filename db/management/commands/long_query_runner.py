@@ -2,7 +2,9 @@
 
 SIGTERM/SIGINT set a stop flag: the query in flight is cancelled in
 PostgreSQL and put back in the queue, then the process exits 0, so a
-rolling deployment never loses or wedges a query.
+rolling deployment never loses or wedges a query. The work runs in a worker
+thread while the main thread only waits: Python runs signal handlers in the
+main thread, which must therefore never sit inside libpq for a whole query.
 """
 
 import signal
@@ -11,6 +13,7 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from db import long_queries
 
@@ -41,25 +44,47 @@ class Command(BaseCommand):
         if options["poll"] <= 0:
             raise CommandError("--poll must be > 0")
         stop = threading.Event()
+        runner_id = long_queries.new_runner_id()
+        retention = options["retention_days"]
+        retention = settings.LONG_QUERY_RETENTION_DAYS if retention is None else retention
+        outcome: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                if options["once"]:
+                    outcome["ran"] = long_queries.run_pending(runner_id=runner_id, stop=stop)
+                else:
+                    self._loop(runner_id=runner_id, stop=stop, poll=options["poll"], retention=retention)
+            except BaseException as exc:
+                outcome["error"] = exc
+            finally:
+                connection.close()
 
         def request_stop(signum, frame) -> None:
             stop.set()
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        runner_id = long_queries.new_runner_id()
+        if options["loop"]:
+            self.stdout.write(f"runner {runner_id} polling every {options['poll']} s")
+            self.stdout.flush()
+        worker = threading.Thread(target=work, name="long-query-runner")
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.5)
+        if "error" in outcome:
+            raise outcome["error"]
         if options["once"]:
-            ran = long_queries.run_pending(runner_id=runner_id, stop=stop)
-            self.stdout.write(f"runner {runner_id} ran {ran} long queries")
-            return
-        retention = options["retention_days"]
-        retention = settings.LONG_QUERY_RETENTION_DAYS if retention is None else retention
-        self.stdout.write(f"runner {runner_id} polling every {options['poll']} s")
+            self.stdout.write(f"runner {runner_id} ran {outcome['ran']} long queries")
+        else:
+            self.stdout.write(f"runner {runner_id} stopped")
+
+    @staticmethod
+    def _loop(*, runner_id: str, stop: threading.Event, poll: float, retention: float) -> None:
         next_prune = time.monotonic()
         while not stop.is_set():
             if time.monotonic() >= next_prune:
                 long_queries.prune(days=retention)
                 next_prune = time.monotonic() + 3600
             long_queries.run_pending(runner_id=runner_id, stop=stop)
-            stop.wait(options["poll"])
-        self.stdout.write(f"runner {runner_id} stopped")
+            stop.wait(poll)
