@@ -70,7 +70,9 @@ def test_submit_check_and_fetch_csv_and_parquet(client_for, broker_user, result_
 
     status = _check(client, csv_id)
     assert status["status"] == "queued"
-    assert "submitted" in status and "started" not in status and "finished" not in status
+    assert "submitted" in status
+    assert "started" not in status
+    assert "finished" not in status
     early = client.post(f"/db/getsqlqueryresults/{csv_id}/")
     assert early.status_code == 409
     assert early.json() == {"status": "error", "error": f"query {csv_id} is queued, not finished"}
@@ -199,7 +201,7 @@ def test_two_runners_never_take_the_same_query(subprocess_env, plain_user, tmp_p
     ]
     runners = [_runner(subprocess_env, "--once") for _ in range(2)]
     for runner in runners:
-        out, err = runner.communicate(timeout=180)
+        _out, err = runner.communicate(timeout=180)
         assert runner.returncode == 0, err
     queries = list(LongQuery.objects.filter(pk__in=ids))
     assert {q.status for q in queries} == {"finished"}
