@@ -6,6 +6,8 @@ stays an index range scan. Parameter names are the camelCase Avro names of
 the filtered field; id lists are comma-separated (at most `MAX_IDS` ids).
 """
 
+from typing import Any
+
 from django import forms
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
@@ -50,9 +52,9 @@ class ApiFilterSet(filters.FilterSet):
                 self.form.add_error(name, f"at most {MAX_IDS} ids per request")
         return not self.form.errors
 
-    def active_filters(self) -> set[str]:
-        """Names of the filters this request uses (valid form only)."""
-        return {name for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
+    def active_filters(self) -> dict[str, Any]:
+        """The filters this request uses and their cleaned values (valid form only)."""
+        return {name: value for name, value in self.form.cleaned_data.items() if value not in (None, "", [])}
 
 
 class DiaObjectFilter(ApiFilterSet):

@@ -10,7 +10,7 @@ one counter lookup.
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.urls import Resolver404, resolve, reverse
 from django_filters.rest_framework import DjangoFilterBackend
@@ -52,7 +52,6 @@ from elasticc.models import (
 RENDERERS = [ORJSONRenderer, BrowsableAPIRenderer]
 ALERT_SCHEMA_VERSION = "v0_9_1"
 MAX_MESSAGES_PER_REQUEST = 1000
-_ID = r"-?[0-9]+"
 
 
 class KeysetListViewSet(GenericViewSet):
@@ -63,14 +62,14 @@ class KeysetListViewSet(GenericViewSet):
     `filterset_class`.
     """
 
-    model: type = None
+    model: type[Model]
     columns: tuple[str, ...] = ()
     count_key: str = ""
     pagination_class = KeysetPagination
     renderer_classes = RENDERERS
     filter_backends = [DjangoFilterBackend]
-    lookup_value_regex = _ID
-    active_filters: frozenset[str] = frozenset()
+    # The filters this request uses, with their cleaned values (set by filter_queryset).
+    filter_values: dict[str, Any] = {}
 
     @property
     def pagination_key(self) -> str:
@@ -85,12 +84,12 @@ class KeysetListViewSet(GenericViewSet):
         filterset = DjangoFilterBackend().get_filterset(self.request, queryset, self)
         if not filterset.is_valid():
             raise translate_validation(filterset.errors)
-        self.active_filters = frozenset(filterset.active_filters())
+        self.filter_values = filterset.active_filters()
         return filterset.qs
 
     def list_total(self, *, queryset: QuerySet) -> ListCount:
         """The list's `count`: O(1) counter when unfiltered, else bounded."""
-        if not self.active_filters:
+        if not self.filter_values:
             return api_selectors.counter_total(key=self.count_key)
         return api_selectors.filtered_total(queryset=queryset)
 
@@ -190,8 +189,8 @@ class DiaAlertViewSet(KeysetListViewSet):
     filterset_class = filters.DiaAlertFilter
 
     def list_total(self, *, queryset: QuerySet) -> ListCount:
-        if self.active_filters == {"sent"}:
-            if self.request.query_params.get("sent", "").lower() in ("true", "1", "yes", "on"):
+        if set(self.filter_values) == {"sent"}:
+            if self.filter_values["sent"]:
                 return api_selectors.counter_total(key="elasticc_diaalert.sent")
             return api_selectors.unsent_alerts_total()
         return super().list_total(queryset=queryset)
