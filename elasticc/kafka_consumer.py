@@ -170,7 +170,7 @@ class SourcePoller:
         config: dict[str, object] = {
             "auto.offset.reset": "earliest",
             "session.timeout.ms": self.options.session_timeout_ms,
-            "topic.metadata.refresh.interval.ms": 60000,
+            "topic.metadata.refresh.interval.ms": 10000,
             "reconnect.backoff.ms": 500,
             "reconnect.backoff.max.ms": 10000,
         }
@@ -358,18 +358,18 @@ class SourcePoller:
 
 
 def _lag(consumer: Consumer) -> int | None:
-    """Messages behind the high watermarks of the assigned partitions."""
+    """Messages behind the high watermarks of the assigned partitions, from
+    the watermarks the fetch responses carry (no extra broker request)."""
     try:
         assigned = consumer.assignment()
         if not assigned:
             return None
         total = 0
         for tp in consumer.position(assigned):
-            _, high = consumer.get_watermark_offsets(tp, timeout=2, cached=False)
-            if tp.offset >= 0:
-                total += max(high - tp.offset, 0)
-            else:
-                total += high
+            low, high = consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0:
+                continue
+            total += max(high - (tp.offset if tp.offset >= 0 else max(low, 0)), 0)
         return total
     except KafkaException:
         return None

@@ -164,6 +164,8 @@ def test_every_message_stored_once_with_ordered_timing_and_bad_ones_counted(
     process = brokerpoll(subprocess_env, "--topic", topic, "--group", unique_name, "--max-idle", "4")
     out, err = finish(process)
     assert "200 messages (200 new), 1400 classifications, 2 bad" in out
+    # The periodic per-source report, caught up with the topic.
+    assert re.search(r"source cmdline: 200 messages \(200 new\), 1400 classifications, 2 bad, lag 0\n", err)
     assert_exactly_once(topic, range(1, 201))
     assert "skipped bad message" in err
     assert "field classifications[0].classId: 999 is not an ELAsTiCC classId" in err
