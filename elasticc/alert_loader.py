@@ -13,8 +13,9 @@ Why it is shaped this way:
   nothing from it is stored; other paths still load.
 - The same source is in the history of many alerts of its object and the
   same object in all of them, so rows are de-duplicated in memory by id and
-  inserted through staging tables with ON CONFLICT DO NOTHING
-  (`elasticc.bulkload`): replays add nothing.
+  inserted through staging tables with ON CONFLICT DO NOTHING, or straight
+  in when none of the batch's objects is known yet
+  (`elasticc.bulkload.insert_idempotent`): replays add nothing.
 - Decoding is per record (fastavro); everything after it is columnar COPY,
   flushed every `batch_alerts` alerts inside the path's transaction to bound
   memory on big night tarballs.
@@ -34,7 +35,7 @@ from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
 from elasticc import avro_codec
-from elasticc.bulkload import LoadReport, arrow_table, stage_and_insert
+from elasticc.bulkload import LoadReport, arrow_table, insert_idempotent
 from elasticc.columns import (
     DIAFORCEDSOURCE_AVRO_FIELDS,
     DIAOBJECT_AVRO_FIELDS,
@@ -177,6 +178,13 @@ class _Rows:
             ),
         }
 
+    def objectids(self) -> list[int]:
+        """Every object the batch's rows belong to."""
+        ids = set(self.objects)
+        ids.update(int(r["diaObjectId"]) for r in self.sources.values())
+        ids.update(int(r["diaObjectId"]) for r in self.forced.values())
+        return sorted(ids)
+
     def counts(self) -> dict[str, int]:
         return {
             "elasticc_diaobject": len(self.objects),
@@ -195,7 +203,7 @@ def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: i
     totals = dict.fromkeys(ALERT_TABLES, 0)
 
     def flush(rows: _Rows, cursor) -> None:
-        counts = rows.counts() if dry_run else stage_and_insert(cursor, rows.tables())
+        counts = rows.counts() if dry_run else insert_idempotent(cursor, rows.tables(), rows.objectids())
         for table, n in counts.items():
             totals[table] += n
 

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import gzip
 import re
+import threading
 import warnings
 import zlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
-from elasticc.bulkload import LoadReport, arrow_table, stage_and_insert
+from elasticc.bulkload import LoadReport, arrow_table, insert_idempotent
 from elasticc.columns import DIAOBJECTTRUTH_COLUMNS, HOSTGAL_AVRO_FIELDS
 
 __all__ = ["LoadReport", "SnanaFormatError", "load_snana_dirs", "read_snana_pair"]
@@ -386,9 +388,30 @@ def _dump_file(directory: Path) -> Path | None:
 
 
 def _store(tables: dict[str, dict[str, np.ndarray]]) -> dict[str, int]:
+    """One pair's rows in one transaction."""
     arrow = {name: arrow_table(name, columns) for name, columns in tables.items()}
     with transaction.atomic(), connection.cursor() as cursor:
-        return stage_and_insert(cursor, arrow)
+        return insert_idempotent(cursor, arrow, tables["elasticc_diaobject"]["diaobjectid"])
+
+
+def _load_pair(
+    pair: SnanaPair, dump: dict[str, np.ndarray] | None, *, dry_run: bool, **options
+) -> tuple[dict[str, int], str | None, str | None]:
+    """(counts, failed path, reason) of one pair; runs in a worker thread."""
+    try:
+        tables = read_snana_pair(pair, dump=dump, **options)
+        if dry_run:
+            return {name: len(next(iter(cols.values()))) for name, cols in tables.items()}, None, None
+        return _store(tables), None, None
+    except SnanaFormatError as exc:
+        bad = pair.phot if str(exc).startswith(pair.phot.name) else pair.head
+        return {}, str(bad), str(exc)
+    except DatabaseError as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {}, str(pair.phot), f"{pair.head.name} + {pair.phot.name}: rejected by the database ({message})"
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
 
 
 def load_snana_dirs(
@@ -399,8 +422,12 @@ def load_snana_dirs(
     detect_bit: int = 4096,
     dry_run: bool = False,
     progress: bool = False,
+    workers: int = 1,
 ) -> LoadReport:
     """Load every HEAD/PHOT pair (and DUMP truth) of the model directories.
+
+    `workers` > 1 loads that many pairs at once, each on its own database
+    connection (so only outside an enclosing transaction, e.g. commands).
 
     Returns rows really inserted per table (rows read, for a dry run); bad
     files are listed in `files_failed` with the reason, and nothing of the
@@ -426,18 +453,27 @@ def load_snana_dirs(
                 report.files_failed.append((str(dump_path), str(exc)))
         work.extend((pair, dump) for pair in pairs)
 
-    bar = tqdm(work, desc="SNANA", unit="pair", disable=not progress)
-    for pair, dump in bar:
-        try:
-            tables = read_snana_pair(pair, dump=dump, simversion=simversion, zeropoint=zeropoint, detect_bit=detect_bit)
-        except SnanaFormatError as exc:
-            bad = pair.phot if str(exc).startswith(pair.phot.name) else pair.head
-            report.files_failed.append((str(bad), str(exc)))
-            continue
-        if dry_run:
-            report.add({name: len(next(iter(cols.values()))) for name, cols in tables.items()})
-        else:
-            report.add(_store(tables))
-        report.files_loaded.extend([str(pair.head), str(pair.phot)])
-        bar.set_postfix(forced=report.counts["elasticc_diaforcedsource"], refresh=False)
+    options = {"simversion": simversion, "zeropoint": zeropoint, "detect_bit": detect_bit, "dry_run": dry_run}
+    bar = tqdm(total=len(work), desc="SNANA", unit="pair", disable=not progress)
+    # Pairs are independent transactions; with workers > 1 they load on
+    # separate connections so PostgreSQL uses more than one core.
+    if workers > 1:
+        pool = ThreadPoolExecutor(max_workers=workers)
+        results = pool.map(lambda item: _load_pair(*item, **options), work)
+    else:
+        pool = None
+        results = (_load_pair(*item, **options) for item in work)
+    try:
+        for (pair, _), (counts, bad, reason) in zip(work, results, strict=True):
+            bar.update()
+            if bad is not None:
+                report.files_failed.append((bad, reason))
+                continue
+            report.add(counts)
+            report.files_loaded.extend([str(pair.head), str(pair.phot)])
+            bar.set_postfix(forced=report.counts["elasticc_diaforcedsource"], refresh=False)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
     return report.finish()

@@ -205,3 +205,14 @@ def test_demo_data_loads_the_sample(sample_snana_dir):
     call_command("load_demo_data", sample_dir=sample_snana_dir, stdout=out)
     assert "ELAsTiCC2 SNANA sample" in out.getvalue()
     assert row_counts(TABLES) == SAMPLE_COUNTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_workers_load_the_same_rows(sample_snana_dir):
+    report = load_snana_dirs(dirs=_model_dirs(sample_snana_dir), workers=2)
+    assert report.files_failed == []
+    assert {t: report.counts[t] for t in TABLES} == SAMPLE_COUNTS
+    assert row_counts(TABLES) == SAMPLE_COUNTS
+    again = load_snana_dirs(dirs=_model_dirs(sample_snana_dir), workers=2)
+    assert again.rows == 0
+    assert row_counts(TABLES) == SAMPLE_COUNTS

@@ -22,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--detect-bit", type=int, default=4096, help="PHOTFLAG bit marking a detection (default %(default)s)"
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2,
+            help="file pairs loaded at once, one connection each (default %(default)s)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="read and check the files, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -33,6 +39,7 @@ class Command(BaseCommand):
             detect_bit=options["detect_bit"],
             dry_run=options["dry_run"],
             progress=not options["no_progress"],
+            workers=max(1, options["workers"]),
         )
         for path, reason in report.files_failed:
             self.stderr.write(f"FAILED {path}: {reason}")
