@@ -13,7 +13,8 @@ Why it is written this way:
   NOTHING` CTE; (2) the messages go in with one `INSERT ... SELECT FROM
   unnest(...) ON CONFLICT (messagekey) DO NOTHING RETURNING`, which returns
   the ids of exactly the newly inserted ones; (3) the classifications of
-  those are COPYed into the parent table. The arrays travel as PostgreSQL
+  those are COPYed (binary format, rows packed by `struct`) into the parent
+  table. The arrays travel as PostgreSQL
   array literals built with `str.join` (parsed in C by the server), as
   psycopg's per-element array adaptation cost more than the database work;
   timestamps travel as milliseconds and become timestamptz in SQL.
@@ -50,12 +51,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import psycopg
@@ -119,11 +121,6 @@ class ClassificationIn(NamedTuple):
     probability: float
 
 
-# Builds a ClassificationIn from a (classifier, classid, probability) tuple
-# without the Python-level NamedTuple constructor (the Kafka hot path).
-_new_classification = partial(tuple.__new__, ClassificationIn)
-
-
 class MessageOrigin(NamedTuple):
     """Where a Kafka message came from: its identity and header time (ms)."""
 
@@ -135,7 +132,9 @@ class MessageOrigin(NamedTuple):
 
 class BrokerMessageIn(NamedTuple):
     """A validated broker message, ready for `store_broker_messages`.
-    Timestamps are milliseconds since 1970 (UTC), or None."""
+    Timestamps are milliseconds since 1970 (UTC), or None. Classifications
+    are held column-wise (`classifiers[i]`, `classids[i]`, `probabilities[i]`),
+    which is what bulk storage consumes; `classifications` zips them."""
 
     messagekey: str
     alertid: int
@@ -146,7 +145,13 @@ class BrokerMessageIn(NamedTuple):
     topicname: str
     streammessageid: int | None
     kafkapartition: int | None
-    classifications: tuple[ClassificationIn, ...]
+    classifiers: tuple[ClassifierKey, ...]
+    classids: tuple[int, ...]
+    probabilities: tuple[float, ...]
+
+    @property
+    def classifications(self) -> tuple[ClassificationIn, ...]:
+        return tuple(map(ClassificationIn, self.classifiers, self.classids, self.probabilities))
 
 
 @dataclass(frozen=True)
@@ -337,13 +342,22 @@ def parse_broker_message(
         key = _rest_key(alertid, diasourceid, published, ingested, brokername, brokerversion, classifications)
         return BrokerMessageIn(
             key, alertid, diasourceid, published, ingested, brokerpublished, REST_TOPIC, None, None,
-            tuple(classifications),
+            *_columns(classifications),
         )  # fmt: skip
     return BrokerMessageIn(
         f"kafka:{origin.topic}:{origin.partition}:{origin.offset}",
         alertid, diasourceid, published, ingested, origin.timestamp_ms, origin.topic, origin.offset,
-        origin.partition, tuple(classifications),
+        origin.partition, *_columns(classifications),
     )  # fmt: skip
+
+
+def _columns(
+    classifications: list[ClassificationIn],
+) -> tuple[tuple[ClassifierKey, ...], tuple[int, ...], tuple[float, ...]]:
+    if not classifications:
+        return (), (), ()
+    classifiers, classids, probabilities = zip(*classifications, strict=True)
+    return classifiers, classids, probabilities
 
 
 def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigin) -> BrokerMessageIn:
@@ -355,18 +369,20 @@ def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigi
     one classifier, no NUL in strings. Anything suspicious goes through
     `parse_broker_message`, which raises the precise `BrokerMessageError`."""
     items = record["classifications"]
-    classids = [item["classId"] for item in items]
+    classids = tuple([item["classId"] for item in items])
     brokername, brokerversion = record["brokerName"], record["brokerVersion"]
     if schema_version == "v0_9_1":
         classifier = ClassifierKey(brokername, brokerversion, record["classifierName"], record["classifierParams"])
-        keys = [classifier] * len(items)
+        keys = (classifier,) * len(items)
         distinct = len(set(classids)) == len(classids)
         texts = classifier
     else:
-        keys = [ClassifierKey(brokername, brokerversion, i["classifierName"], i["classifierParams"]) for i in items]
+        keys = tuple(
+            [ClassifierKey(brokername, brokerversion, i["classifierName"], i["classifierParams"]) for i in items]
+        )
         distinct = len(set(zip(keys, classids, strict=True))) == len(classids)
         texts = (brokername, brokerversion, *(t for k in set(keys) for t in k[2:]))
-    probabilities = [item["probability"] for item in items]
+    probabilities = tuple([item["probability"] for item in items])
     if (
         not distinct
         or not _taxonomy().issuperset(classids)
@@ -386,7 +402,9 @@ def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigi
         origin.topic,
         origin.offset,
         origin.partition,
-        tuple(map(_new_classification, zip(keys, classids, probabilities, strict=True))),
+        keys,
+        classids,
+        probabilities,
     )
 
 
@@ -489,8 +507,27 @@ RETURNING brokermessageid, messagekey
 """
 
 _COPY_CLASSIFICATIONS_SQL = (
-    "COPY elasticc_brokerclassification (brokermessageid, classifierid, classid, probability) FROM STDIN"
+    "COPY elasticc_brokerclassification (brokermessageid, classifierid, classid, probability) "
+    "FROM STDIN (FORMAT BINARY)"
 )
+# PostgreSQL's binary COPY format: a signature, flags and extension length,
+# then per row the field count and each field as (length, big-endian value):
+# bigint brokermessageid, int classifierid, int classid, real probability;
+# a field count of -1 ends the data. struct packs each row in C, several
+# times faster than formatting text rows (float repr dominates those).
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_ROW = struct.Struct(">hiqiiiiif")
+_COPY_TRAILER = struct.pack(">h", -1)
+
+
+def _copy_binary(message_ids: list[int], classifierids: list[int], classids: list[int], probs: list[float]) -> bytes:
+    n = len(message_ids)
+    rows = map(
+        _COPY_ROW.pack,
+        repeat(4, n), repeat(8, n), message_ids, repeat(4, n), classifierids, repeat(4, n), classids, repeat(4, n),
+        probs,
+    )  # fmt: skip
+    return b"".join((_COPY_HEADER, *rows, _COPY_TRAILER))
 
 
 def _register_classifiers(
@@ -523,7 +560,9 @@ def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult
     if not unique:
         return StoreResult(num_loaded=0, first_brokermessageid=None, num_classifications=0)
     batch = list(unique.values())
-    classifier_keys = {c.classifier for m in batch for c in m.classifications}
+    classifier_keys: set[ClassifierKey] = set()
+    for m in batch:
+        classifier_keys.update(m.classifiers)
 
     with transaction.atomic():
         connection.ensure_connection()
@@ -549,20 +588,24 @@ def store_broker_messages(*, messages: Sequence[BrokerMessageIn]) -> StoreResult
                 ],
             )
             new_ids = {key: id_ for id_, key in cursor.fetchall()}
-            # COPY text rows: ids and classIds are ints, probabilities finite
-            # floats, so nothing needs escaping.
-            rows = [
-                f"{new_ids[m.messagekey]}\t{classifier_ids[c.classifier]}\t{c.classid}\t{c.probability!r}\n"
-                for m in batch
-                if m.messagekey in new_ids
-                for c in m.classifications
-            ]
-            if rows:
+            message_ids: list[int] = []
+            classifier_column: list[int] = []
+            classids: list[int] = []
+            probabilities: list[float] = []
+            classifier_id = classifier_ids.__getitem__
+            for m in batch:
+                message_id = new_ids.get(m.messagekey)
+                if message_id is not None:
+                    message_ids.extend(repeat(message_id, len(m.classids)))
+                    classifier_column.extend(map(classifier_id, m.classifiers))
+                    classids.extend(m.classids)
+                    probabilities.extend(m.probabilities)
+            if message_ids:
                 with cursor.copy(_COPY_CLASSIFICATIONS_SQL) as copy:
-                    copy.write("".join(rows))
+                    copy.write(_copy_binary(message_ids, classifier_column, classids, probabilities))
     return StoreResult(
         num_loaded=len(new_ids),
         first_brokermessageid=min(new_ids.values(), default=None),
-        num_classifications=len(rows),
+        num_classifications=len(message_ids),
         new_classifiers=new_classifiers,
     )
