@@ -11,8 +11,8 @@ Why it is shaped this way:
   (midPointTai, alertId) rather than "unsent" alone, so alerts produced but
   not yet confirmed are never selected twice within a run.
 - Each batch is built with a constant number of queries and encoded straight
-  from the rows (`alert_builder.build_alert_payloads`) in a prefetch thread,
-  so the database works on the next batch while this one is produced;
+  from the rows (`alert_builder.build_alert_payloads`) in builder threads,
+  so the database works on the next batches while this one is produced;
   confirmations are recorded with one bulk UPDATE per batch, in a third
   thread.
 """
@@ -178,6 +178,7 @@ def send_alerts(
     stop: threading.Event | None = None,
     progress: bool = True,
     on_batch: Callable[[SendResult], None] | None = None,
+    builders: int = 2,
 ) -> SendResult:
     """Produce every unsent alert with midPointTai <= `through_day` (at most
     `limit`), oldest first; alerts of deep-drilling objects go to `ddf_topic`
@@ -204,10 +205,9 @@ def send_alerts(
     since_flush = 0
     start = time.monotonic()
     bar = tqdm(total=total, unit="alert", disable=not progress or None, smoothing=0.1)
-    halt = threading.Event()
-    batches = _Prefetcher(
+    batches = _Pipeline(
         through_day=through_day, total=total, batch_size=batch_size, schema_version=schema_version,
-        history_days=history_days, halt=halt,
+        history_days=history_days, builders=builders,
     )  # fmt: skip
     batches.start()
     recorder = _Recorder()
@@ -238,8 +238,7 @@ def send_alerts(
             if on_batch:
                 on_batch(result)
     finally:
-        halt.set()
-        batches.join()
+        batches.stop()
         remaining = producer.flush(delivery_timeout)
         _record(deliveries, result, recorder)
         recorder.finish()
@@ -256,25 +255,85 @@ def send_alerts(
     return result
 
 
-class _Prefetcher(threading.Thread):
-    """Selects and builds the next batches while the caller produces the
-    current one, so PostgreSQL's work overlaps Kafka's and the encoding
-    (psycopg releases the GIL while it waits for the server). It uses its
-    own database connection (Django's are per thread) and closes it.
+def _put(q: queue.Queue, item, halt: threading.Event) -> None:
+    """Put, unless `halt` is set first (then the item is dropped)."""
+    while not halt.is_set():
+        try:
+            q.put(item, timeout=0.2)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(q: queue.Queue, halt: threading.Event, alive: Callable[[], bool]):
+    """Get; None once `halt` is set or the writer thread died with nothing queued."""
+    while not halt.is_set():
+        try:
+            return q.get(timeout=0.2)
+        except queue.Empty:
+            if not alive() and q.empty():
+                return None
+    return None
+
+
+class _Builder(threading.Thread):
+    """Builds the batches handed to it, in order, on its own DB connection."""
+
+    def __init__(self, index: int, schema_version: str, history_days: float, halt: threading.Event):
+        super().__init__(name=f"alert-builder-{index}", daemon=True)
+        self.schema_version, self.history_days, self.halt = schema_version, history_days, halt
+        self.inbox: queue.Queue = queue.Queue(maxsize=1)
+        self.outbox: queue.Queue = queue.Queue(maxsize=1)
+
+    def run(self) -> None:
+        try:
+            while (selected := _get(self.inbox, self.halt, lambda: True)) is not None:
+                if isinstance(selected, BaseException):
+                    _put(self.outbox, selected, self.halt)
+                    return
+                try:
+                    payloads = build_alert_payloads(
+                        alert_ids=[row[0] for row in selected],
+                        schema_version=self.schema_version,
+                        history_days=self.history_days,
+                    )
+                except BaseException as exc:  # handed to the consumer, which re-raises
+                    _put(self.outbox, exc, self.halt)
+                    return
+                _put(self.outbox, ({alertid for alertid, _, isddf in selected if isddf}, payloads), self.halt)
+            _put(self.outbox, None, self.halt)
+        finally:
+            connection.close()
+
+
+class _Pipeline(threading.Thread):
+    """Selects batches and has `builders` threads build them while the caller
+    produces earlier ones, so PostgreSQL's work overlaps the encoding and
+    Kafka (psycopg releases the GIL while it waits for the server). Batches
+    come out of `next()` in selection order (round robin over the builders).
+    Every thread uses its own database connection (Django's are per thread)
+    and closes it.
 
     Selection is by keyset (midPointTai, alertId), never by "unsent" alone,
     so alerts produced but not yet confirmed are not selected again.
     """
 
-    def __init__(self, *, through_day, total, batch_size, schema_version, history_days, halt: threading.Event):
-        super().__init__(name="alert-prefetch", daemon=True)
-        self.args = (through_day, total, batch_size, schema_version, history_days)
-        self.halt = halt
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+    def __init__(self, *, through_day, total, batch_size, schema_version, history_days, builders: int = 2):
+        super().__init__(name="alert-selector", daemon=True)
+        self.args = (through_day, total, batch_size)
+        self.halt = threading.Event()
+        self.builders = [_Builder(i, schema_version, history_days, self.halt) for i in range(builders)]
+        self.taken = 0
+
+    def start(self) -> None:
+        for builder in self.builders:
+            builder.start()
+        super().start()
 
     def run(self) -> None:
-        through_day, total, batch_size, schema_version, history_days = self.args
-        last_t, last_id, selected_total = -math.inf, -(2**63), 0
+        through_day, total, batch_size = self.args
+        last_t, last_id, selected_total, i = -math.inf, -(2**63), 0, 0
+        n_builders = len(self.builders)
         try:
             while not self.halt.is_set() and selected_total < total:
                 n = min(batch_size, total - selected_total)
@@ -287,36 +346,31 @@ class _Prefetcher(threading.Thread):
                     break
                 selected_total += len(selected)
                 last_id, last_t = selected[-1][0], selected[-1][1]
-                payloads = build_alert_payloads(
-                    alert_ids=[row[0] for row in selected], schema_version=schema_version, history_days=history_days
-                )
-                self._put(({alertid for alertid, _, isddf in selected if isddf}, payloads))
-            self._put(None)
-        except BaseException as exc:  # handed to the consumer, which re-raises
-            self._put(exc)
+                _put(self.builders[i % n_builders].inbox, selected, self.halt)
+                i += 1
+        except BaseException as exc:
+            _put(self.builders[i % n_builders].inbox, exc, self.halt)
+            i += 1
         finally:
+            # End marks, starting with the builder whose turn is next.
+            for k in range(n_builders):
+                _put(self.builders[(i + k) % n_builders].inbox, None, self.halt)
             connection.close()
-
-    def _put(self, item) -> None:
-        while not self.halt.is_set():
-            try:
-                self.queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
 
     def next(self):
         """The next (ddf alert ids, payloads), or None at the end."""
-        while True:
-            try:
-                item = self.queue.get(timeout=0.2)
-            except queue.Empty:
-                if not self.is_alive() and self.queue.empty():
-                    return None
-                continue
-            if isinstance(item, BaseException):
-                raise item
-            return item
+        builder = self.builders[self.taken % len(self.builders)]
+        item = _get(builder.outbox, self.halt, builder.is_alive)
+        self.taken += 1
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        self.halt.set()
+        self.join()
+        for builder in self.builders:
+            builder.join()
 
 
 def _produce(producer: Producer, topic: str, key: bytes, payload: bytes, deliveries: _Deliveries) -> None:

@@ -125,12 +125,15 @@ def test_sends_each_alert_once_in_time_order(unsent_sample, kafka_bootstrap, uni
 
 def test_limit_added_days_and_v0_9(unsent_sample, kafka_bootstrap, unique_name):
     out = run("--through-day", "99999", "--kafka-server", kafka_bootstrap, "--topic", unique_name,
-              "--limit", "25", "--schema", "v0_9", "--do")  # fmt: skip
+              "--limit", "25", "--schema", "v0_9", "--batch-size", "4", "--builders", "3", "--do")  # fmt: skip
     assert "Sent 25 alerts" in out
     messages = read_topic(kafka_bootstrap, unique_name)
     assert len(messages) == 25
     decoded = [avro_codec.decode(m.value(), "alert", "v0_9") for m in messages]
     assert all(d["cutoutDifference"] is None for d in decoded)
+    # Small batches over three builder threads still come out oldest first.
+    first_25 = sorted(alerts_through(99999).items(), key=lambda kv: (kv[1][0], kv[0]))[:25]
+    assert {d["alertId"] for d in decoded} == {alertid for alertid, _ in first_25}
     last_sent = max(alerts_through(99999)[d["alertId"]][0] for d in decoded)
     out = run("--added-days", "2", "--kafka-server", kafka_bootstrap, "--topic", unique_name)
     assert f"through MJD {last_sent + 2:.4f}" in out

@@ -38,13 +38,16 @@ class Command(BaseCommand):
             default=50000,
             help="wait for all deliveries every N alerts (default %(default)s)",
         )
+        parser.add_argument(
+            "--builders", type=int, default=2, help="threads building batches ahead (default %(default)s)"
+        )
         parser.add_argument("--history-days", type=float, default=365.0, help="alert history window (days)")
         parser.add_argument("--delivery-timeout", type=float, default=60.0, help="seconds Kafka may take per message")
         parser.add_argument("--do", action="store_true", help="really send (default: dry run)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
-        for name in ("limit", "batch_size", "flush_every"):
+        for name in ("limit", "batch_size", "flush_every", "builders"):
             if options[name] is not None and options[name] < 1:
                 raise CommandError(f"--{name.replace('_', '-')} must be at least 1")
         try:
@@ -83,6 +86,7 @@ class Command(BaseCommand):
                 delivery_timeout=options["delivery_timeout"],
                 stop=stop,
                 progress=not options["no_progress"],
+                builders=options["builders"],
             )
         except alert_sender.SendError as exc:
             raise CommandError(str(exc)) from exc
