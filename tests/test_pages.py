@@ -472,3 +472,31 @@ def test_concurrent_refresh_is_skipped(empty_metrics):
         assert not refresh_metrics().skipped
     finally:
         other.close()
+
+
+def test_refresh_never_skips_messages_of_a_transaction_in_flight(empty_metrics, monkeypatch):
+    """An ingest transaction still open holds its (lower) ids: the refresh must
+    not move the watermark past them, and picks them up once committed."""
+    import psycopg
+
+    ids = load_fixture_data()
+    assert refresh_metrics().messages == 6
+    monkeypatch.setattr(metrics, "LOCK_TIMEOUT", "300ms")
+    params = connection.settings_dict
+    with psycopg.connect(
+        host=params["HOST"],
+        port=params["PORT"],
+        user=params["USER"],
+        password=params["PASSWORD"] or None,
+        dbname=params["NAME"],
+    ) as ingest:
+        with ingest.cursor() as cursor:
+            insert_message(cursor, key="in-flight", obj=1003, k=1, classifications={ids["A"]: {122: 0.7}})
+        with connection.cursor() as cursor:  # a later message commits first, with a higher id
+            insert_message(cursor, key="committed", obj=1004, k=0, classifications={ids["B"]: {111: 0.6}})
+        waiting = refresh_metrics()
+        assert (waiting.skipped, waiting.messages) == (False, 0)
+        ingest.commit()
+    caught_up = refresh_metrics()
+    assert caught_up.messages == 2
+    assert metrics.classifier_stats()[ids["A"]]["nmessages"] == 7
