@@ -227,6 +227,14 @@ def insert_idempotent(cursor, tables: Mapping[str, pa.Table], objectids: Sequenc
     return stage_and_insert(cursor, tables)
 
 
+def categorical(codes: np.ndarray, categories: Sequence[str]) -> pa.Array:
+    """A string column from small-integer codes into `categories` (built in
+    C++; converting numpy string arrays element by element is the slow part
+    of a load otherwise)."""
+    dictionary = pa.DictionaryArray.from_arrays(pa.array(np.asarray(codes, dtype=np.int32)), pa.array(list(categories)))
+    return dictionary.cast(pa.string())
+
+
 def arrow_table(table: str, columns: Mapping[str, object]) -> pa.Table:
     """An arrow table of `table`'s columns in order, from numpy arrays or lists;
     a column missing from `columns` (or None) is all nulls."""
@@ -237,6 +245,8 @@ def arrow_table(table: str, columns: Mapping[str, object]) -> pa.Table:
         value = columns.get(name)
         if value is None:
             arrays.append(pa.nulls(n, type=dtype))
+        elif isinstance(value, pa.Array):
+            arrays.append(value if value.type == dtype else value.cast(dtype))
         elif isinstance(value, np.ma.MaskedArray):
             arrays.append(pa.array(value.data, mask=np.ma.getmaskarray(value), type=dtype))
         else:

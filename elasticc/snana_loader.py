@@ -32,7 +32,7 @@ from astropy.io import fits
 from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
-from elasticc.bulkload import LoadReport, arrow_table, insert_idempotent
+from elasticc.bulkload import LoadReport, arrow_table, categorical, insert_idempotent
 from elasticc.columns import DIAOBJECTTRUTH_COLUMNS, HOSTGAL_AVRO_FIELDS
 
 __all__ = ["LoadReport", "SnanaFormatError", "load_snana_dirs", "read_snana_pair"]
@@ -286,7 +286,8 @@ def read_snana_pair(
 
     obj_of_epoch = objid[owner]
     ids = obj_of_epoch * ID_FACTOR + epoch
-    band = np.char.strip(phot["BAND"].astype(str))[row]
+    band_names, band_codes = np.unique(np.char.strip(phot["BAND"].astype(str)), return_inverse=True)
+    band = categorical(band_codes[row], band_names.tolist())
     scale = 10 ** ((zeropoint - SNANA_ZEROPOINT) / 2.5)
     flux = np.asarray(phot["FLUXCAL"], dtype=np.float64)[row] * scale
     fluxerr = np.asarray(phot["FLUXCALERR"], dtype=np.float64)[row] * scale
@@ -294,7 +295,10 @@ def read_snana_pair(
     ra = np.asarray(head["RA"], dtype=np.float64)
     dec = np.asarray(head["DEC"], dtype=np.float64)
 
-    objects: dict[str, np.ndarray] = {"diaobjectid": objid, "simversion": np.full(len(head), simversion, dtype=object)}
+    objects: dict[str, object] = {
+        "diaobjectid": objid,
+        "simversion": categorical(np.zeros(len(head), dtype=np.int8), [simversion]),
+    }
     for column, source in OBJECT_SOURCE_COLUMNS.items():
         if source in head.dtype.names:
             objects[column] = np.asarray(head[source], dtype=np.float64)
@@ -307,7 +311,7 @@ def read_snana_pair(
         "diasourceid": ids[src],
         "diaobjectid": obj_of_epoch[src],
         "midpointtai": mjd[src],
-        "filtername": band[src],
+        "filtername": band.take(src),
         "ra": ra[owner[src]],
         "decl": dec[owner[src]],
         "psflux": flux[src],

@@ -33,7 +33,7 @@ import numpy as np
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from elasticc.bulkload import LOAD_ORDER, LoadReport, arrow_table, copy_into
+from elasticc.bulkload import LOAD_ORDER, LoadReport, arrow_table, categorical, copy_into
 from elasticc.columns import HOSTGAL_AVRO_FIELDS
 
 __all__ = ["CHUNK_OBJECTS", "DEFAULT_FIRST_OBJECT_ID", "generate_elasticc_data", "synthetic_gentypes"]
@@ -79,7 +79,7 @@ MODELS: dict[int, Model] = {
     46: Model("transient", -16.0, 12, 60, color=_SN),
     **dict.fromkeys((50, 51), Model("transient", -16.0, 0.7, 2.5, color=_RED)),
     **dict.fromkeys((57, 58, 59), Model("transient", -20.5, 80, 220, color=_RED)),
-    60: Model("stochastic", period=(80, 900), amplitude=0.35, color=(0.1, 0.05, 0.0, 0.0, -0.05, -0.1)),
+    60: Model("stochastic", period=(80, 900), amplitude=0.6, color=(0.1, 0.05, 0.0, 0.0, -0.05, -0.1)),
     80: Model("periodic", period=(0.3, 0.9), amplitude=0.8, galactic=True, color=(0.9, 0.3, 0.0, -0.1, -0.2, -0.2)),
     82: Model(
         "flare",
@@ -192,11 +192,11 @@ class _Chunk:
         self.dec = np.degrees(np.arcsin(rng.uniform(-1.0, 1.0, n)))
         self.mwebv = rng.exponential(0.05, n) + 0.005
         self.isddf = rng.random(n) < ddf_fraction
-        peak_apparent = rng.uniform(19.0, 24.3, n)
+        peak_apparent = rng.uniform(20.5, 24.5, n)
         mu = peak_apparent - absmag
         z = np.where(galactic, 0.0, np.clip(_z_for_mu(mu), 0.005, 3.0))
         # Non-transient extragalactic (AGN) and galactic: quiescent magnitude.
-        base_mag = np.where(kinds == "transient", peak_apparent, rng.uniform(17.5, 23.0, n))
+        base_mag = np.where(kinds == "transient", peak_apparent, rng.uniform(21.0, 24.5, n))
         self.z, self.galactic, self.kinds = z, galactic, kinds
         self.peakmjd = rng.uniform(SURVEY_START + 30, SURVEY_END - 30, n)
 
@@ -293,10 +293,10 @@ class _Chunk:
         ids = self.objectids[owner] * ID_FACTOR + self.epoch
         objectid = self.objectids[owner]
         src = np.flatnonzero(self.detect)
-        band = BANDS[self.band]
+        band = categorical(self.band, BANDS)
         objects = {
             "diaobjectid": self.objectids,
-            "simversion": np.full(n, self.simversion, dtype=object),
+            "simversion": categorical(np.zeros(n, dtype=np.int8), [self.simversion]),
             "ra": self.ra,
             "decl": self.dec,
             "mwebv": self.mwebv,
@@ -310,7 +310,7 @@ class _Chunk:
             "diasourceid": ids[src],
             "diaobjectid": objectid[src],
             "midpointtai": self.mjd[src],
-            "filtername": band[src],
+            "filtername": band.take(src),
             "ra": self.ra[owner[src]],
             "decl": self.dec[owner[src]],
             "psflux": self.flux[src],
@@ -396,11 +396,12 @@ class _Chunk:
         np.maximum.at(last_det, det_owner, self.mjd[src])
         first = np.where(np.isfinite(first_det), first_det, -9.0)
         last = np.where(np.isfinite(last_det), last_det, -9.0)
-        order = np.lexsort((-self.snr, owner))
-        rank = np.arange(len(owner)) - (np.cumsum(self.nepoch) - self.nepoch)[owner[order]]
-        snrmax = np.full((n, 3), -9.0)
-        top = rank < 3
-        snrmax[owner[order][top], rank[top]] = self.snr[order][top]
+        snrmax = np.empty((n, 3))
+        remaining = self.snr.copy()
+        for k in range(3):  # every object has >= 40 epochs
+            best = _segment_argmax(remaining, owner, self.nepoch)
+            snrmax[:, k] = remaining[best]
+            remaining[best] = -np.inf
         peakmag = np.full((n, 6), 99.0)
         np.minimum.at(peakmag, (owner, self.band), self.genmag)
         hosted = ~self.galactic
@@ -440,10 +441,13 @@ class _Chunk:
 
 
 def _segment_argmax(values: np.ndarray, owner: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Index (into `values`) of the maximum of each object's contiguous segment."""
-    order = np.lexsort((-values, owner))
-    starts = np.cumsum(counts) - counts
-    return order[starts]
+    """Index (into `values`) of the maximum of each object's contiguous
+    segment (the first one on ties); linear time, no sort."""
+    best = np.maximum.reduceat(values, np.cumsum(counts) - counts)
+    hit = np.flatnonzero(values == best[owner])
+    first = np.ones(len(hit), dtype=bool)
+    first[1:] = owner[hit][1:] != owner[hit][:-1]
+    return hit[first]
 
 
 def generate_elasticc_data(
