@@ -420,7 +420,9 @@ def _record(deliveries: _Deliveries, result: SendResult, recorder: _Recorder) ->
     confirmed = deliveries.take()
     recorder.submit(confirmed)
     result.confirmed += len(confirmed)
-    result.confirmed_ddf += sum(1 for alertid, _ in confirmed if alertid in deliveries.ddf_ids)
+    ddf = [alertid for alertid, _ in confirmed if alertid in deliveries.ddf_ids]
+    result.confirmed_ddf += len(ddf)
+    deliveries.ddf_ids.difference_update(ddf)  # keep the set to alerts in flight
 
 
 def _log_kafka_error(err: KafkaError) -> None:
