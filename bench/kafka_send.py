@@ -124,11 +124,13 @@ def alerts_in_time_order(limit: int | None = None) -> list[int]:
         return [r[0] for r in cursor.fetchall()]
 
 
-def bench_send(bootstrap: str, topic: str) -> tuple[int, float]:
+def bench_send(bootstrap: str, topic: str, batch_size: int) -> tuple[int, float, float]:
+    """(alerts, wall seconds, CPU seconds of this process)."""
     from elasticc.alert_sender import send_alerts
 
-    result = send_alerts(through_day=1e9, kafka_server=bootstrap, topic=topic, progress=False)
-    return result.confirmed, result.seconds
+    cpu = time.process_time()
+    result = send_alerts(through_day=1e9, kafka_server=bootstrap, topic=topic, batch_size=batch_size, progress=False)
+    return result.confirmed, result.seconds, time.process_time() - cpu
 
 
 def bench_build_only(ids: list[int], batch_size: int = 5000) -> float:
@@ -137,6 +139,16 @@ def bench_build_only(ids: list[int], batch_size: int = 5000) -> float:
     started = time.perf_counter()
     for i in range(0, len(ids), batch_size):
         build_alert_payloads(alert_ids=ids[i : i + batch_size])
+    return time.perf_counter() - started
+
+
+def bench_record_only(ids: list[int], batch_size: int = 5000) -> float:
+    from elasticc.alert_sender import record_sent
+
+    now_ms = int(time.time() * 1000)
+    started = time.perf_counter()
+    for i in range(0, len(ids), batch_size):
+        record_sent([(alertid, now_ms) for alertid in ids[i : i + batch_size]])
     return time.perf_counter() - started
 
 
@@ -212,6 +224,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=20)
     parser.add_argument("--db", default="bench_send")
     parser.add_argument("--orm-alerts", type=int, default=2000)
+    parser.add_argument("--batch-size", type=int, default=5000, help="send_elasticc_alerts --batch-size")
     parser.add_argument("--skip-load", action="store_true", help="reuse the data of the previous run")
     args = parser.parse_args()
     if not SAMPLE.is_dir():
@@ -226,6 +239,7 @@ def main() -> None:
     if args.skip_load:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE elasticc_diaalert SET alertsenttimestamp = NULL")
+            cursor.execute("VACUUM ANALYZE elasticc_diaalert")
             cursor.execute("SELECT count(*) FROM elasticc_diaalert")
             n_alerts = cursor.fetchone()[0]
     else:
@@ -237,19 +251,34 @@ def main() -> None:
         print(f"forced sources: {cursor.fetchone()[0]}")
 
     ids = alerts_in_time_order()
-    build_s = bench_build_only(ids)
+    build_s = bench_build_only(ids, args.batch_size)
+    print(f"load average now: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"build_alert_payloads only: {len(ids)} alerts in {build_s:.2f} s = {len(ids) / build_s:,.0f} alerts/s")
 
-    sent, send_s = bench_send(bootstrap, f"bench-send-{run}")
+    sent, send_s, send_cpu = bench_send(bootstrap, f"bench-send-{run}", args.batch_size)
     send_rate = sent / send_s
-    print(f"send_elasticc_alerts:      {sent} alerts in {send_s:.2f} s = {send_rate:,.0f} alerts/s (end to end)")
+    print(
+        f"send_elasticc_alerts:      {sent} alerts in {send_s:.2f} s = {send_rate:,.0f} alerts/s (end to end; "
+        f"{sent / send_cpu:,.0f} alerts per CPU-second of the sender process)"
+    )
 
     with connection.cursor() as cursor:
         cursor.execute("UPDATE elasticc_diaalert SET alertsenttimestamp = NULL")
+        cursor.execute("VACUUM ANALYZE elasticc_diaalert")
+    update_s = bench_record_only(ids)
+    print(f"alertsenttimestamp UPDATEs alone (5,000 per statement): {len(ids) / update_s:,.0f} alerts/s")
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE elasticc_diaalert SET alertsenttimestamp = NULL")
+        cursor.execute("VACUUM ANALYZE elasticc_diaalert")
     orm_ids = ids[: args.orm_alerts]
+    cpu = time.process_time()
     n_orm, orm_s, orm_payloads = bench_orm(bootstrap, f"bench-send-orm-{run}", orm_ids)
+    orm_cpu = time.process_time() - cpu
     orm_rate = n_orm / orm_s
-    print(f"per-alert ORM:             {n_orm} alerts in {orm_s:.2f} s = {orm_rate:,.0f} alerts/s")
+    print(
+        f"per-alert ORM:             {n_orm} alerts in {orm_s:.2f} s = {orm_rate:,.0f} alerts/s "
+        f"({n_orm / orm_cpu:,.0f} alerts per CPU-second)"
+    )
 
     from elasticc.alert_builder import build_alert_payloads
 
