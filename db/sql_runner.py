@@ -50,6 +50,8 @@ logger = logging.getLogger("db.sql")
 
 ADMIN_GROUP = "elasticc_admin"
 DEFAULT_BATCH_ROWS = 5000
+# sqlparse is pure Python: bound the text it splits (value lists go in subdict).
+MAX_QUERY_CHARS = 1_000_000
 
 # First keywords refused before anything runs. Transaction control would end
 # the rolled-back transaction; SET/RESET would change the session's limits.
@@ -59,7 +61,7 @@ ROW_KEYWORDS = frozenset({"SELECT", "WITH", "VALUES", "TABLE"})
 TEMP_CREATE_RE = re.compile(r"^\s*CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?TEMP(?:ORARY)?\s", re.IGNORECASE)
 INTO_TEMP_RE = re.compile(r"\bINTO\s+(?:TEMP|TEMPORARY)\s", re.IGNORECASE)
 PREPARE_TRANSACTION_RE = re.compile(r"^\s*PREPARE\s+TRANSACTION\b", re.IGNORECASE)
-PLACEHOLDER_RE = re.compile(r"%%|%\((\w+)\)s")
+PLACEHOLDER_RE = re.compile(r"%%|(?P<op>\bNOT\s+IN\s*|\bIN\s*)?%\((?P<name>\w+)\)s", re.IGNORECASE)
 
 
 class SqlQueryError(Exception):
@@ -144,32 +146,47 @@ def _streamable(stmt: sqlparse.sql.Statement, first: str) -> bool:
 
 
 def _bind(text: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    """Expand list values into `(%(k__0)s, %(k__1)s, ...)`, as psycopg2 rendered tuples."""
+    """Bind a subdict; list values behave like the tuples psycopg2 rendered.
+
+    `x IN %(ids)s` becomes `x = ANY(%(ids)s)` (`NOT IN`: `<> ALL(...)`) with
+    the list bound as one array: same result and NULL semantics, any length
+    (PostgreSQL allows at most 65535 parameters), an empty list is allowed,
+    and partition pruning still sees the values. A list used anywhere else
+    becomes `(%(ids__0)s, %(ids__1)s, ...)`.
+    """
     if not params:
         return text, None
     bound: dict[str, Any] = {}
 
     def replace(match: re.Match) -> str:
-        name = match.group(1)
+        name = match.group("name")
         if name is None:
             return "%%"
         if name not in params:
             raise SqlQueryError(f"subdict has no value for parameter '{name}'")
         value = params[name]
-        if isinstance(value, list | tuple):
-            if not value:
-                return "(NULL)"
-            keys = [f"{name}__{i}" for i in range(len(value))]
-            bound.update(zip(keys, value, strict=True))
-            return "(" + ", ".join(f"%({key})s" for key in keys) + ")"
-        bound[name] = value
-        return match.group(0)
+        op = match.group("op") or ""
+        if not isinstance(value, list | tuple):
+            bound[name] = value
+            return match.group(0)
+        if op:
+            bound[name] = list(value)
+            return f"{'<> ALL' if op.upper().startswith('NOT') else '= ANY'}(%({name})s)"
+        if not value:
+            return "(SELECT NULL WHERE false)"
+        keys = [f"{name}__{i}" for i in range(len(value))]
+        bound.update(zip(keys, value, strict=True))
+        return "(" + ", ".join(f"%({key})s" for key in keys) + ")"
 
     return PLACEHOLDER_RE.sub(replace, text), bound
 
 
 def plan_statements(*, request: SqlRequest) -> list[Statement]:
     """Split every query into single statements and refuse forbidden ones."""
+    if sum(len(query) for query in request.queries) > MAX_QUERY_CHARS:
+        raise SqlQueryError(
+            f"queries are longer than {MAX_QUERY_CHARS} characters; pass long lists of values in subdict"
+        )
     statements: list[Statement] = []
     for query, subdict in zip(request.queries, request.subdicts, strict=True):
         for stmt in sqlparse.parse(query):
@@ -177,7 +194,8 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
             first = _first_keyword(stmt)
             if not text or not first:
                 continue
-            if first in TRANSACTION_KEYWORDS or (first == "PREPARE" and PREPARE_TRANSACTION_RE.match(text)):
+            stripped = sqlparse.format(text, strip_comments=True)
+            if first in TRANSACTION_KEYWORDS or (first == "PREPARE" and PREPARE_TRANSACTION_RE.match(stripped)):
                 raise SqlQueryError(
                     f"transaction control ({first}) is not allowed: every request runs in one transaction "
                     "that is rolled back"
@@ -186,7 +204,6 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
                 raise SqlQueryError(
                     f"{first} is not allowed: session settings, roles and limits are fixed by the server"
                 )
-            stripped = sqlparse.format(text, strip_comments=True)
             creates_temp = bool(TEMP_CREATE_RE.match(stripped)) or (
                 first == "SELECT" and bool(INTO_TEMP_RE.search(stripped))
             )

@@ -79,6 +79,35 @@ def test_subdict_list_values_become_tuples(client_for, broker_user, sample):
     ]
 
 
+def test_list_values_of_any_length_empty_and_outside_in(client_for, broker_user, sample):
+    client = client_for(broker_user)
+    many = [*range(200_000, 270_000), 111]  # more than PostgreSQL's 65535 parameters
+    status, data = sql(
+        client, "SELECT DISTINCT classid FROM elasticc_brokerclassification WHERE classid in %(ids)s", {"ids": many}
+    )
+    assert status == 200, data
+    assert data["rows"] == [{"classid": 111}]
+    status, data = sql(
+        client,
+        "SELECT (SELECT count(*) FROM elasticc_classid WHERE classid IN %(none)s) AS inside, "
+        "(SELECT count(*) FROM elasticc_classid WHERE classid NOT IN %(none)s) AS outside, "
+        "(SELECT count(*) FROM elasticc_classid WHERE classid NOT IN %(two)s) AS rest, "
+        "%(two)s = ROW(111, 112) AS as_row",
+        {"none": [], "two": [111, 112]},
+    )
+    assert status == 200, data
+    (row,) = data["rows"]
+    assert row["inside"] == 0
+    assert row["outside"] == row["rest"] + 2
+    assert row["as_row"] is True
+
+
+def test_overlong_query_text_is_refused(client_for, plain_user):
+    status, data = sql(client_for(plain_user), "SELECT 1 " + " " * 1_000_000)
+    assert status == 400
+    assert data["error"].startswith("queries are longer than 1000000 characters")
+
+
 def test_percent_literal_without_subdict(client_for, broker_user):
     status, data = sql(
         client_for(broker_user), "SELECT relname FROM pg_class WHERE relname LIKE 'elasticc\\_classid%' ORDER BY 1"
