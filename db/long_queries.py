@@ -121,7 +121,7 @@ class _Heartbeat:
     query_id: uuid.UUID
     runner_id: str
     stop: threading.Event
-    interval: float = HEARTBEAT_SECONDS
+    interval: float
     stream: SqlStream | None = None
 
     def __post_init__(self) -> None:
@@ -187,7 +187,7 @@ def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) 
     final = directory / f"{query.id}.{query.format}"
     partial = directory / f".{query.id}.{query.format}.part"
     request = SqlRequest(queries=tuple(query.query), subdicts=tuple(query.subdict))
-    with _Heartbeat(query_id=query.id, runner_id=runner_id, stop=stop) as heartbeat:
+    with _Heartbeat(query_id=query.id, runner_id=runner_id, stop=stop, interval=HEARTBEAT_SECONDS) as heartbeat:
         try:
             stream = start_sql(
                 user=query.user,

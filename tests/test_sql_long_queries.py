@@ -175,6 +175,45 @@ def test_claim_skips_rows_locked_by_another_runner(plain_user):
     assert (claimed.status, claimed.runner_id, claimed.attempts) == ("started", "runner-c", 1)
 
 
+def test_heartbeat_advances_while_a_query_runs(plain_user, result_dir, monkeypatch):
+    monkeypatch.setattr(long_queries, "HEARTBEAT_SECONDS", 0.3)
+    LongQuery.objects.create(user=plain_user, query=["SELECT pg_sleep(2.5) AS slept"], subdict=[{}])
+    claimed = long_queries.claim_next(runner_id="beating")
+    worker = threading.Thread(
+        target=long_queries.execute_claimed,
+        kwargs={"query": claimed, "runner_id": "beating", "stop": threading.Event()},
+    )
+    worker.start()
+    beats = set()
+    while worker.is_alive():
+        row = LongQuery.objects.get(pk=claimed.pk)
+        if row.status == "started":
+            beats.add(row.heartbeat)
+        time.sleep(0.1)
+    worker.join()
+    assert len(beats) >= 4
+    assert LongQuery.objects.get(pk=claimed.pk).status == "finished"
+
+
+def test_runner_that_lost_its_query_cancels_and_writes_nothing(plain_user, result_dir, monkeypatch):
+    monkeypatch.setattr(long_queries, "HEARTBEAT_SECONDS", 0.3)
+    LongQuery.objects.create(user=plain_user, query=["SELECT pg_sleep(20) AS slept"], subdict=[{}])
+    claimed = long_queries.claim_next(runner_id="slow")
+    worker = threading.Thread(
+        target=long_queries.execute_claimed, kwargs={"query": claimed, "runner_id": "slow", "stop": threading.Event()}
+    )
+    started = time.monotonic()
+    worker.start()
+    time.sleep(1)
+    LongQuery.objects.filter(pk=claimed.pk).update(status="started", runner_id="other")  # re-queued and re-claimed
+    worker.join(timeout=15)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 8
+    row = LongQuery.objects.get(pk=claimed.pk)
+    assert (row.status, row.runner_id, row.result_path) == ("started", "other", None)
+    assert not result_dir.exists() or not any(result_dir.iterdir())
+
+
 def _runner(env: dict, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "manage.py", "long_query_runner", *args],
