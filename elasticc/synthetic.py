@@ -27,6 +27,8 @@ arguments adds nothing.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -458,13 +460,16 @@ def generate_elasticc_data(
     simversion: str = "synthetic",
     ddf_fraction: float = 0.04,
     progress: bool = False,
+    workers: int = 1,
 ) -> LoadReport:
     """Generate and COPY `n_objects` synthetic objects with ids
     first_object_id, first_object_id + 1, ...; deterministic for a seed.
 
     Gentypes cycle through every gentype of the taxonomy, so any run of at
     least that many objects covers every exact class. Chunks whose objects
-    already exist are skipped (re-running adds nothing).
+    already exist are skipped (re-running adds nothing). `workers` > 1
+    generates that many chunks at once on separate connections (not inside
+    an enclosing transaction); the rows do not depend on it.
     """
     if n_objects < 0:
         raise ValueError("n_objects must be >= 0")
@@ -478,33 +483,52 @@ def generate_elasticc_data(
     classid_of = _classids()
     models = {int(g): _model_of(int(g), classid_of) for g in gentypes}
     nchunks = -(-n_objects // CHUNK_OBJECTS)
-    bar = tqdm(range(nchunks), desc="synthetic", unit="chunk", disable=not progress)
-    for chunk in bar:
+
+    def one_chunk(chunk: int) -> tuple[str, dict[str, int] | None, str | None]:
+        """(label, counts or None when skipped, failure reason) of one chunk,
+        in its own transaction (and, in a worker thread, its own connection)."""
         index = np.arange(chunk * CHUNK_OBJECTS, min((chunk + 1) * CHUNK_OBJECTS, n_objects))
         objectids = first_object_id + index
         label = f"objects {objectids[0]}..{objectids[-1]}"
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM elasticc_diaobject WHERE diaobjectid BETWEEN %s AND %s",
-                [int(objectids[0]), int(objectids[-1])],
-            )
-            present = cursor.fetchone()[0]
-            if present == len(objectids):
-                report.files_loaded.append(f"{label} (already present)")
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM elasticc_diaobject WHERE diaobjectid BETWEEN %s AND %s",
+                    [int(objectids[0]), int(objectids[-1])],
+                )
+                present = cursor.fetchone()[0]
+                if present == len(objectids):
+                    return f"{label} (already present)", None, None
+                if present:
+                    return label, None, f"{present} of these ids already exist; choose another first id"
+                rows = _Chunk(
+                    rng=np.random.default_rng([seed, chunk]),
+                    objectids=objectids.astype(np.int64),
+                    gentypes=gentypes[index % len(gentypes)],
+                    models=models,
+                    simversion=simversion,
+                    ddf_fraction=ddf_fraction,
+                )
+                return label, copy_into(cursor, rows.tables()), None
+        finally:
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+
+    bar = tqdm(total=nchunks, desc="synthetic", unit="chunk", disable=not progress)
+    pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+    results = pool.map(one_chunk, range(nchunks)) if pool else map(one_chunk, range(nchunks))
+    try:
+        for label, counts, reason in results:
+            bar.update()
+            if reason is not None:
+                report.files_failed.append((label, reason))
                 continue
-            if present:
-                report.files_failed.append((label, f"{present} of these ids already exist; choose another first id"))
-                continue
-            rng = np.random.default_rng([seed, chunk])
-            rows = _Chunk(
-                rng=rng,
-                objectids=objectids.astype(np.int64),
-                gentypes=gentypes[index % len(gentypes)],
-                models=models,
-                simversion=simversion,
-                ddf_fraction=ddf_fraction,
-            )
-            report.add(copy_into(cursor, rows.tables()))
-        report.files_loaded.append(label)
-        bar.set_postfix(forced=report.counts["elasticc_diaforcedsource"], refresh=False)
+            if counts is not None:
+                report.add(counts)
+            report.files_loaded.append(label)
+            bar.set_postfix(forced=report.counts["elasticc_diaforcedsource"], refresh=False)
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown()
     return report.finish()

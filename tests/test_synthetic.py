@@ -193,3 +193,16 @@ def test_demo_data_synthetic_when_no_sample_then_nothing(tmp_path):
     call_command("load_demo_data", sample_dir=tmp_path / "absent", stdout=out)
     assert "already holds 35 objects" in out.getvalue()
     assert row_counts(["elasticc_diaobject"]) == {"elasticc_diaobject": 35}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_chunks_give_the_same_rows(monkeypatch):
+    monkeypatch.setattr("elasticc.synthetic.CHUNK_OBJECTS", 70)
+    serial = generate_elasticc_data(n_objects=300, seed=5)
+    assert len(serial.files_loaded) == 5
+    first = _digests()
+    _wipe()
+    parallel = generate_elasticc_data(n_objects=300, seed=5, workers=2)
+    assert parallel.counts == serial.counts
+    assert _digests() == first
+    assert row_counts(list(TABLES)) == serial.counts

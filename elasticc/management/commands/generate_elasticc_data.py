@@ -24,6 +24,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ddf-fraction", type=float, default=0.04, help="fraction of deep-drilling objects (default %(default)s)"
         )
+        parser.add_argument(
+            "--workers", type=int, default=2, help="chunks generated at once, one connection each (default %(default)s)"
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
@@ -35,6 +38,7 @@ class Command(BaseCommand):
                 simversion=options["simversion"],
                 ddf_fraction=options["ddf_fraction"],
                 progress=not options["no_progress"],
+                workers=max(1, options["workers"]),
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

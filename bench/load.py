@@ -1,0 +1,177 @@
+"""Benchmark: SNANA loading and synthetic generation rates (run by hand).
+
+    .venv/bin/python bench/load.py [--copies 10] [--synthetic-objects 10000] [--db bench_load]
+
+1. SNANA: the ELAsTiCC2 sample (../shared, 346 objects, 52k forced sources)
+   rewritten as `--copies` sets of model directories with shifted SNIDs, one
+   HEAD/PHOT pair per model directory and copy (as in the real simulations,
+   where a file holds thousands of objects), then loaded with
+   `load_snana_dirs`. Timed: the first load, and a re-load (all conflicts,
+   nothing inserted).
+2. Synthetic: `generate_elasticc_data` for `--synthetic-objects` objects.
+
+Prints a table of rows/s and forced sources/s. Target on the 2-core machine:
+>= 100,000 forced sources/s for SNANA loading. The database (default
+`bench_load`, created and migrated if absent) has its ELAsTiCC data tables
+truncated first; never point it at production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SAMPLE = BASE_DIR.parent / "shared" / "elasticc" / "sample" / "snana"
+SNID_SHIFT = 10**7  # the sample's SNIDs are < 1e7
+DATA_TABLES = (
+    "elasticc_diaalert",
+    "elasticc_diasource",
+    "elasticc_diaforcedsource",
+    "elasticc_diatruth",
+    "elasticc_diaobjecttruth",
+    "elasticc_diaobject",
+)
+
+
+def setup_django(db_name: str) -> None:
+    os.environ["DB_NAME"] = db_name
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
+    sys.path.insert(0, str(BASE_DIR))
+    import psycopg
+
+    with psycopg.connect(
+        host=os.environ.get("DB_HOST", "127.0.0.1"),
+        port=int(os.environ.get("DB_PORT", "55432")),
+        user=os.environ.get("DB_USER", "postgres"),
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def truncate() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+
+
+def write_replicas(target: Path, copies: int) -> None:
+    """`copies` sets of the sample's model directories, each model merged into
+    one HEAD/PHOT pair, SNIDs shifted by copy * SNID_SHIFT."""
+    import numpy as np
+    from astropy.io import fits
+
+    from elasticc.snana_loader import _read_fits_table, find_pairs
+
+    for model in sorted(p for p in SAMPLE.iterdir() if p.is_dir()):
+        pairs, _ = find_pairs(model)
+        heads = [np.array(_read_fits_table(p.head)) for p in pairs]
+        phots = [np.array(_read_fits_table(p.phot)) for p in pairs]
+        offset = np.cumsum([0] + [len(p) for p in phots[:-1]])
+        for head, shift in zip(heads, offset, strict=True):
+            head["PTROBS_MIN"] += shift
+            head["PTROBS_MAX"] += shift
+        head_all, phot_all = np.concatenate(heads), np.concatenate(phots)
+        dump_lines = (model / f"{model.name}.DUMP").read_text().splitlines()
+        for copy in range(copies):
+            out = target / f"{model.name}_copy{copy:03d}"
+            out.mkdir(parents=True)
+            head = head_all.copy()
+            snid = np.char.strip(head["SNID"].astype(str)).astype(np.int64) + copy * SNID_SHIFT
+            head["SNID"] = snid.astype(str).astype(head["SNID"].dtype)
+            fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU(head)]).writeto(out / "BENCH_HEAD.FITS.gz")
+            fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU(phot_all)]).writeto(out / "BENCH_PHOT.FITS.gz")
+            lines = []
+            for line in dump_lines:
+                fields = line.split()
+                if fields[:1] == ["SN:"]:
+                    fields[1] = str(int(fields[1]) + copy * SNID_SHIFT)
+                    line = " ".join(fields)
+                lines.append(line)
+            (out / f"{out.name}.DUMP").write_text("\n".join(lines) + "\n")
+
+
+def row(name: str, size: str, report, seconds: float) -> tuple:
+    forced = report.counts.get("elasticc_diaforcedsource", 0)
+    return (
+        name,
+        size,
+        f"{report.rows:,}",
+        f"{seconds:.1f}",
+        f"{report.rows / seconds:,.0f}",
+        f"{forced / seconds:,.0f}",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--copies", type=int, default=10, help="copies of the SNANA sample (default %(default)s)")
+    parser.add_argument("--synthetic-objects", type=int, default=10_000, help="(default %(default)s)")
+    parser.add_argument("--db", default="bench_load", help="scratch database (default %(default)s)")
+    args = parser.parse_args()
+    if not SAMPLE.is_dir():
+        sys.exit(f"SNANA sample not found at {SAMPLE}")
+    setup_django(args.db)
+    from elasticc.snana_loader import load_snana_dirs
+    from elasticc.synthetic import generate_elasticc_data
+
+    results = []
+    truncate()
+    with tempfile.TemporaryDirectory(prefix="bench_snana_") as tmp:
+        write_replicas(Path(tmp), args.copies)
+        dirs = sorted(Path(tmp).iterdir())
+        size = f"{len(dirs)} dirs, {args.copies * 346:,} objects"
+        start = time.perf_counter()
+        first = load_snana_dirs(dirs=dirs, workers=2)
+        results.append(row("SNANA load", size, first, time.perf_counter() - start))
+        assert not first.files_failed, first.files_failed
+        start = time.perf_counter()
+        again = load_snana_dirs(dirs=dirs, workers=2)
+        seconds = time.perf_counter() - start
+        results.append(
+            (
+                "SNANA re-load (no-op)",
+                size,
+                f"{again.rows:,} new",
+                f"{seconds:.1f}",
+                "-",
+                f"{first.counts['elasticc_diaforcedsource'] / seconds:,.0f} checked",
+            )
+        )
+    truncate()
+    start = time.perf_counter()
+    synthetic = generate_elasticc_data(n_objects=args.synthetic_objects, seed=1, workers=2)
+    results.append(
+        row("synthetic generation", f"{args.synthetic_objects:,} objects", synthetic, time.perf_counter() - start)
+    )
+    truncate()
+
+    header = ("step", "data", "rows", "seconds", "rows/s", "forced sources/s")
+    widths = [max(len(str(r[i])) for r in (header, *results)) for i in range(len(header))]
+    for r in (header, tuple("-" * w for w in widths), *results):
+        print(
+            "  ".join(
+                str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
+            )
+        )
+    print(
+        f"SNANA forced sources loaded: {first.counts['elasticc_diaforcedsource']:,}; "
+        f"synthetic forced sources: {synthetic.counts['elasticc_diaforcedsource']:,}"
+    )
+
+
+if __name__ == "__main__":
+    main()
