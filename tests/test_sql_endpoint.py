@@ -186,6 +186,12 @@ ATTACKS = {
     "commented_commit": "/* x */ COMMIT",
     "do_block_commit": "DO $$ BEGIN COMMIT; END $$",
     "do_block_set_role": "DO $$ BEGIN EXECUTE 'SET ROLE postgres'; END $$",
+    "do_block_session_authorization": "DO $$ BEGIN EXECUTE 'SET SESSION AUTHORIZATION postgres'; END $$",
+    "set_config_role": "SELECT set_config('role', 'postgres', false)",
+    "set_config_read_write_then_write": [
+        "SELECT set_config('transaction_read_only', 'off', false)",
+        "INSERT INTO elasticc_classid VALUES (999, 'evil', NULL, 3)",
+    ],
     "auth_user": "SELECT username, password FROM auth_user",
     "django_session": "SELECT * FROM django_session",
     "authtoken_token": "SELECT * FROM authtoken_token",
