@@ -165,7 +165,7 @@ BATCH_SQL = [
     INSERT INTO elasticc_metricsdelay AS t (classifierid, day, kind, bin, n)
     SELECT classifierid, day, kind, bin, count(*) FROM (
         SELECT m.classifierid, (m.ingest AT TIME ZONE 'UTC')::date AS day, k.kind,
-               LEAST(GREATEST(floor({BINS_PER_DECADE} * log(GREATEST(extract(epoch FROM k.d)::float8, 0.01)))::int,
+               LEAST(GREATEST(floor({BINS_PER_DECADE} * log(GREATEST(date_part('epoch', k.d), 0.01)))::int,
                               {DELAY_BIN_MIN}), {DELAY_BIN_MAX}) AS bin
         FROM _m m
         CROSS JOIN LATERAL (VALUES (0, m.hdr - m.sent), (1, m.ingest - m.hdr), (2, m.ingest - m.sent)) AS k(kind, d)
