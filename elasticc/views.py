@@ -89,11 +89,15 @@ class AdminSummaryView(ElasticcAdminRequiredMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         names = selectors.class_names()
         of_gentype = selectors.classid_of_gentype()
-        rows = []
+        by_class: dict[int | None, dict] = {}
         for gentype, n in metrics.truth_counts():
             classid = of_gentype.get(gentype)
-            rows.append({"gentype": gentype, "classid": classid, "name": names.get(classid, ""), "objects": n})
-        rows.sort(key=lambda r: (r["classid"] is None, r["classid"] or 0, r["gentype"] or 0))
+            row = by_class.setdefault(
+                classid, {"classid": classid, "name": names.get(classid, ""), "objects": 0, "gentypes": []}
+            )
+            row["objects"] += n
+            row["gentypes"].append((gentype, n))
+        rows = sorted(by_class.values(), key=lambda r: (r["classid"] is None, r["classid"] or 0))
         counts = selectors.row_counts(["elasticc_diaobjecttruth", "elasticc_diatruth"])
         context.update(
             rows=rows,

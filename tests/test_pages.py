@@ -277,9 +277,11 @@ def test_admin_summary_is_admin_only(client, plain_user, broker_user, admin_user
     assert response.status_code == 200
     html = response.content.decode()
     assert 'class="navbar' in html
-    rows = {row["gentype"]: row for row in response.context["rows"]}
-    assert rows[82]["classid"] == 122
-    assert rows[82]["objects"] == 1
+    rows = {row["classid"]: row for row in response.context["rows"]}
+    assert rows[122]["objects"] == 1
+    assert rows[122]["gentypes"] == [(82, 1)]
+    assert [row["classid"] for row in response.context["rows"]] == [111, 112, 122]
+    assert '<tr data-classid="122">' in html
     assert response.context["object_truth"] == 3
 
 
