@@ -100,6 +100,9 @@ class KeysetPagination(BasePagination):
         return rows
 
     def _key_of(self, row: Any) -> int:
+        """The key of a row: `values_list()` tuples carry it first."""
+        if isinstance(row, tuple):
+            return row[0]
         return row[self.key] if isinstance(row, dict) else getattr(row, self.key)
 
     def _base_url(self) -> str:

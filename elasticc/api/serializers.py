@@ -1,9 +1,10 @@
 """Serializers of the REST API: camelCase Avro keys over `.values()` rows.
 
 The JSON key of every simulation column comes from `elasticc.columns` (the
-one place for the camelCase <-> column mapping). Views hand these serializers
-plain dict rows from `QuerySet.values()`, and `to_representation` maps them
-with one dict comprehension instead of DRF's per-field machinery: a page of
+one place for the camelCase <-> column mapping). A row serializer knows its
+columns (`sources`, ORM attribute names, key column first); views select
+exactly those with `QuerySet.values_list()` and `to_representation` zips each
+tuple with the JSON keys, instead of DRF's per-field machinery: a page of
 1,000 objects has 80,000 values, and field-by-field serialization would cost
 more than the query. The declared fields still give drf-spectacular exact
 types for the OpenAPI schema.
@@ -56,13 +57,15 @@ def attnames(model: type[models.Model], columns: list[str] | tuple[str, ...]) ->
 
 
 class RowSerializer(serializers.Serializer):
-    """Base of the row serializers; subclasses come from `row_serializer`."""
+    """Base of the row serializers; subclasses come from `row_serializer`.
+    Instances are `values_list(*sources)` tuples (extra trailing items are ignored)."""
 
-    pairs: tuple[tuple[str, str], ...] = ()
+    keys: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
     datetime_keys: frozenset[str] = frozenset()
 
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
-        data = {key: instance[source] for key, source in self.pairs}
+    def to_representation(self, instance: tuple) -> dict[str, Any]:
+        data = dict(zip(self.keys, instance))  # noqa: B905 (rows may carry extra trailing items)
         for key in self.datetime_keys:
             if data[key] is not None:
                 data[key] = self.fields[key].to_representation(data[key])
@@ -75,7 +78,7 @@ def row_serializer(
     """A RowSerializer class named `name` emitting JSON `key` for each SQL column."""
     sources = attnames(model, [col for _, col in keys_and_columns])
     keys = [key for key, _ in keys_and_columns]
-    attrs: dict[str, Any] = {"__module__": __name__, "pairs": tuple(zip(keys, sources, strict=True))}
+    attrs: dict[str, Any] = {"__module__": __name__, "keys": tuple(keys), "sources": tuple(sources)}
     datetime_keys = set()
     for (key, col), source in zip(keys_and_columns, sources, strict=True):
         model_field = next(f for f in model._meta.concrete_fields if f.column == col)
@@ -145,13 +148,13 @@ class ClassificationSerializer(serializers.Serializer):
 
 
 class BrokerMessageSerializer(BrokerMessageRowSerializer):
-    """A broker message with its classifications (rows carry `classifications`)."""
+    """A broker message with its classifications (rows carry them as their last item)."""
 
     classifications = ClassificationSerializer(many=True, read_only=True)
 
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+    def to_representation(self, instance: tuple) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["classifications"] = instance["classifications"]
+        data["classifications"] = instance[-1]
         return data
 
 

@@ -4,8 +4,8 @@ building in `elasticc.alert_builder` and broker-message storage in
 `elasticc.broker_messages`.
 
 Every list is keyset-paginated on its primary key (`pagination_key`) and
-reads `.values()` rows, so a page is one index range scan plus, for totals,
-one counter lookup.
+reads `.values_list()` rows (key first), so a page is one index range scan
+plus, for totals, one counter lookup.
 """
 
 from typing import Any
@@ -32,13 +32,6 @@ from elasticc.api.permissions import IsElasticcAdmin, IsElasticcBrokerOrReadOnly
 from elasticc.api.renderers import ORJSONRenderer
 from elasticc.api_selectors import ListCount
 from elasticc.broker_messages import BrokerMessageError, parse_broker_messages, store_broker_messages
-from elasticc.columns import (
-    DIAFORCEDSOURCE_COLUMNS,
-    DIAOBJECT_COLUMNS,
-    DIAOBJECTTRUTH_COLUMNS,
-    DIASOURCE_COLUMNS,
-    DIATRUTH_COLUMNS,
-)
 from elasticc.models import (
     BrokerMessage,
     DiaAlert,
@@ -55,15 +48,14 @@ MAX_MESSAGES_PER_REQUEST = 1000
 
 
 class KeysetListViewSet(GenericViewSet):
-    """Read-only list + detail over `.values()` rows of one table.
+    """Read-only list + detail over `.values_list()` rows of one table.
 
-    Subclasses set `model`, `columns` (SQL columns), `count_key` (the
-    trigger-counted key of the unfiltered total), `serializer_class` and
-    `filterset_class`.
+    Subclasses set `model`, `count_key` (the trigger-counted key of the
+    unfiltered total), `serializer_class` (a RowSerializer: its `sources` are
+    the columns read, key first) and `filterset_class`.
     """
 
     model: type[Model]
-    columns: tuple[str, ...] = ()
     count_key: str = ""
     pagination_class = KeysetPagination
     renderer_classes = RENDERERS
@@ -76,7 +68,7 @@ class KeysetListViewSet(GenericViewSet):
         return self.model._meta.pk.attname
 
     def get_queryset(self) -> QuerySet:
-        return self.model.objects.values(*serializers.attnames(self.model, self.columns))
+        return self.model.objects.values_list(*self.serializer_class.sources)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         if not set(self.request.query_params) & set(self.filterset_class.base_filters):
@@ -128,7 +120,6 @@ def _list_and_detail(what: str, key: str) -> dict:
 @extend_schema_view(**_list_and_detail("diaObjects", "diaObjectId"))
 class DiaObjectViewSet(KeysetListViewSet):
     model = DiaObject
-    columns = DIAOBJECT_COLUMNS
     count_key = "elasticc_diaobject"
     serializer_class = serializers.DiaObjectSerializer
     filterset_class = filters.DiaObjectFilter
@@ -137,7 +128,6 @@ class DiaObjectViewSet(KeysetListViewSet):
 @extend_schema_view(**_list_and_detail("diaSources", "diaSourceId"))
 class DiaSourceViewSet(KeysetListViewSet):
     model = DiaSource
-    columns = DIASOURCE_COLUMNS
     count_key = "elasticc_diasource"
     serializer_class = serializers.DiaSourceSerializer
     filterset_class = filters.DiaSourceFilter
@@ -146,7 +136,6 @@ class DiaSourceViewSet(KeysetListViewSet):
 @extend_schema_view(**_list_and_detail("diaForcedSources", "diaForcedSourceId"))
 class DiaForcedSourceViewSet(KeysetListViewSet):
     model = DiaForcedSource
-    columns = DIAFORCEDSOURCE_COLUMNS
     count_key = "elasticc_diaforcedsource"
     serializer_class = serializers.DiaForcedSourceSerializer
     filterset_class = filters.DiaForcedSourceFilter
@@ -158,7 +147,6 @@ class DiaTruthViewSet(KeysetListViewSet):
 
     permission_classes = [IsAuthenticated, IsElasticcAdmin]
     model = DiaTruth
-    columns = DIATRUTH_COLUMNS
     count_key = "elasticc_diatruth"
     serializer_class = serializers.DiaTruthSerializer
     filterset_class = filters.DiaTruthFilter
@@ -170,7 +158,6 @@ class DiaObjectTruthViewSet(KeysetListViewSet):
 
     permission_classes = [IsAuthenticated, IsElasticcAdmin]
     model = DiaObjectTruth
-    columns = DIAOBJECTTRUTH_COLUMNS
     count_key = "elasticc_diaobjecttruth"
     serializer_class = serializers.DiaObjectTruthSerializer
     filterset_class = filters.DiaObjectTruthFilter
@@ -183,10 +170,12 @@ class DiaAlertViewSet(KeysetListViewSet):
     one keyset query for its ids and the builder's fixed number of queries."""
 
     model = DiaAlert
-    columns = ("alertid", "alertsenttimestamp")
     count_key = "elasticc_diaalert"
     serializer_class = serializers.DiaAlertSerializer
     filterset_class = filters.DiaAlertFilter
+
+    def get_queryset(self) -> QuerySet:
+        return DiaAlert.objects.values_list("alertid", "alertsenttimestamp")
 
     def list_total(self, *, queryset: QuerySet) -> ListCount:
         if set(self.filter_values) == {"sent"}:
@@ -197,10 +186,10 @@ class DiaAlertViewSet(KeysetListViewSet):
 
     def rows_to_data(self, rows: list) -> list:
         alerts = alert_builder.build_alerts(
-            alert_ids=[row["alertid"] for row in rows], schema_version=ALERT_SCHEMA_VERSION
+            alert_ids=[alert_id for alert_id, _ in rows], schema_version=ALERT_SCHEMA_VERSION
         )
         sent_field = serializers.DiaAlertSerializer().fields["alertSentTimestamp"]
-        sent = {row["alertid"]: row["alertsenttimestamp"] for row in rows}
+        sent = dict(rows)
         return [
             {
                 **alert,
@@ -256,29 +245,13 @@ class BrokerMessageViewSet(KeysetListViewSet):
 
     permission_classes = [IsAuthenticated, IsElasticcBrokerOrReadOnly]
     model = BrokerMessage
-    columns = (
-        "brokermessageid",
-        "alertid",
-        "diasourceid",
-        "topicname",
-        "kafkapartition",
-        "streammessageid",
-        "msghdrtimestamp",
-        "elasticcpublishtimestamp",
-        "brokeringesttimestamp",
-        "descingesttimestamp",
-    )
     count_key = "elasticc_brokermessage"
     serializer_class = serializers.BrokerMessageSerializer
     filterset_class = filters.BrokerMessageFilter
 
     def rows_to_data(self, rows: list) -> list:
-        classifications = api_selectors.classifications_of_messages(
-            message_ids=[row["brokermessageid"] for row in rows]
-        )
-        return super().rows_to_data(
-            [{**row, "classifications": classifications[row["brokermessageid"]]} for row in rows]
-        )
+        classifications = api_selectors.classifications_of_messages(message_ids=[row[0] for row in rows])
+        return super().rows_to_data([(*row, classifications[row[0]]) for row in rows])
 
     def create(self, request: Request, *args, **kwargs) -> Response:
         payload = request.data
