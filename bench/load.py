@@ -10,7 +10,9 @@
    nothing inserted).
 2. Synthetic: `generate_elasticc_data` for `--synthetic-objects` objects.
 
-Prints a table of rows/s and forced sources/s. Target on the 2-core machine:
+Also prints this machine's COPY ceiling at the time (the same forced-source
+rows into an unindexed TEMP table) and the load average, since the machine
+is shared. Prints a table of rows/s and forced sources/s. Target on the 2-core machine:
 >= 100,000 forced sources/s for SNANA loading. The database (default
 `bench_load`, created and migrated if absent) has its ELAsTiCC data tables
 truncated first; never point it at production.
@@ -104,6 +106,39 @@ def write_replicas(target: Path, copies: int) -> None:
             (out / f"{out.name}.DUMP").write_text("\n".join(lines) + "\n")
 
 
+def copy_ceiling(dirs: list[Path]) -> tuple:
+    """This machine's COPY ceiling right now: the same forced-source rows
+    COPYed into an unindexed, unpartitioned TEMP table (rolled back), so the
+    loader's figures can be read against the load other users put on it."""
+    from django.db import connection, transaction
+
+    from elasticc.bulkload import _copy, arrow_table
+    from elasticc.snana_loader import _dump_file, find_pairs, read_dump, read_snana_pair
+
+    tables = []
+    for directory in dirs:
+        dump = read_dump(_dump_file(directory))
+        for pair in find_pairs(directory)[0]:
+            columns = read_snana_pair(pair, dump=dump, simversion="bench", zeropoint=31.4, detect_bit=4096)
+            tables.append(arrow_table("elasticc_diaforcedsource", columns["elasticc_diaforcedsource"]))
+    rows = sum(t.num_rows for t in tables)
+    start = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE bench_ceiling (LIKE elasticc_diaforcedsource)")
+        for table in tables:
+            _copy(cursor, "bench_ceiling", table)
+        seconds = time.perf_counter() - start
+        transaction.set_rollback(True)
+    return (
+        "COPY ceiling (TEMP table)",
+        f"{rows:,} forced rows",
+        f"{rows:,}",
+        f"{seconds:.1f}",
+        f"{rows / seconds:,.0f}",
+        f"{rows / seconds:,.0f}",
+    )
+
+
 def row(name: str, size: str, report, seconds: float) -> tuple:
     forced = report.counts.get("elasticc_diaforcedsource", 0)
     return (
@@ -151,6 +186,7 @@ def main() -> None:
                 f"{first.counts['elasticc_diaforcedsource'] / seconds:,.0f} checked",
             )
         )
+        results.append(copy_ceiling(dirs))
     truncate()
     start = time.perf_counter()
     synthetic = generate_elasticc_data(n_objects=args.synthetic_objects, seed=1, workers=2)
@@ -167,6 +203,7 @@ def main() -> None:
                 str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
             )
         )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
     print(
         f"SNANA forced sources loaded: {first.counts['elasticc_diaforcedsource']:,}; "
         f"synthetic forced sources: {synthetic.counts['elasticc_diaforcedsource']:,}"
