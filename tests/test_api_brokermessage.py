@@ -171,3 +171,20 @@ def test_read_messages_with_classifications_and_filters(client_for, broker_user,
         ("NugentClassifier", 4),
         ("RandomSNType", 2),
     }
+
+
+def test_put_costs_the_same_queries_for_10_or_1000_messages(client_for, broker_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(broker_user)
+    client.put(URL, v0_9_1(0), format="json")  # session, classId cache, classifier registered
+    counts = []
+    for first, n in ((1, 10), (100, 1000)):
+        with CaptureQueriesContext(connection) as context:
+            response = client.put(URL, [v0_9_1(first + i) for i in range(n)], format="json")
+        assert response.status_code == 201
+        assert response.json()["num_loaded"] == n
+        counts.append(len(context.captured_queries))
+    assert counts[0] == counts[1]
+    assert counts[1] <= 12
