@@ -197,6 +197,8 @@ def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) 
                 timeout_setting="LONG_QUERY_TIMEOUT_MS",
                 batch_rows=BATCH_ROWS,
                 on_open=heartbeat.attach,
+                application="desc_longsql",
+                limit_concurrency=False,
             )
             writer = write_parquet if query.format == LongQuery.Format.PARQUET else write_csv
             rows = writer(stream, partial)

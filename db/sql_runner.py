@@ -50,6 +50,9 @@ logger = logging.getLogger("db.sql")
 
 ADMIN_GROUP = "elasticc_admin"
 DEFAULT_BATCH_ROWS = 5000
+# Concurrent endpoint queries per user (counted in pg_stat_activity), so one
+# user's script cannot take every worker and connection.
+MAX_CONCURRENT_PER_USER = 4
 # sqlparse is pure Python: bound the text it splits (value lists go in subdict).
 MAX_QUERY_CHARS = 1_000_000
 
@@ -389,6 +392,18 @@ def _check_in_transaction(conn: psycopg.Connection) -> None:
         raise SqlQueryError("transaction control is not allowed: every request runs in one rolled-back transaction")
 
 
+def _check_concurrency(conn: psycopg.Connection) -> None:
+    running = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user "
+        "AND application_name = current_setting('application_name')"
+    ).fetchone()[0]
+    if running > MAX_CONCURRENT_PER_USER:
+        raise SqlQueryError(
+            f"too many SQL queries at once: you have {running - 1} running, at most {MAX_CONCURRENT_PER_USER} "
+            "may run at a time; wait for them or use long queries"
+        )
+
+
 def start_sql(
     *,
     user,
@@ -398,6 +413,8 @@ def start_sql(
     timeout_setting: str = "SQL_STATEMENT_TIMEOUT_MS",
     batch_rows: int = DEFAULT_BATCH_ROWS,
     on_open: Callable[[SqlStream], None] | None = None,
+    application: str = "desc_sql",
+    limit_concurrency: bool = True,
 ) -> SqlStream:
     """Run all statements of `request` as the user's role and open the last one's result.
 
@@ -405,7 +422,8 @@ def start_sql(
     stream's `batches()` raises it for errors while rows are read. `max_rows`
     -1 means the SQL_MAX_ROWS setting, None no cap (long queries). `on_open`
     receives the stream before any statement runs, so another thread can
-    `cancel()` it at any point.
+    `cancel()` it at any point. With `limit_concurrency`, a user may have at
+    most MAX_CONCURRENT_PER_USER `application` connections at once.
     """
     statements = plan_statements(request=request)
     timeout_ms = settings.SQL_STATEMENT_TIMEOUT_MS if timeout_ms is None else timeout_ms
@@ -420,7 +438,9 @@ def start_sql(
         list(request.subdicts),
     )
     try:
-        conn = _connect(role=role, password=password, timeout_ms=timeout_ms, application_name=f"desc_sql:{user_name}")
+        conn = _connect(
+            role=role, password=password, timeout_ms=timeout_ms, application_name=f"{application}:{user_name}"
+        )
     except psycopg.Error as exc:
         logger.error("sql cannot connect as %s: %s", role, exc)
         raise SqlQueryError(f"cannot connect to the database as role {role}") from exc
@@ -439,6 +459,8 @@ def start_sql(
     if on_open is not None:
         on_open(stream)
     try:
+        if limit_concurrency:
+            _check_concurrency(conn)
         last = len(statements) - 1
         plain = conn.cursor()
         for index, statement in enumerate(statements):

@@ -11,6 +11,7 @@ import logging
 import time
 import tracemalloc
 
+import psycopg
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -334,6 +335,32 @@ def test_row_cap_hit_while_streaming_ends_json_and_csv_with_error(client_for, pl
     lines = body(response).decode().splitlines()
     assert lines[0] == "i"
     assert lines[-1].startswith("#ERROR: query returned more than the row limit of 12000 rows")
+
+
+def test_concurrent_queries_per_user_are_limited(client_for, plain_user, settings, monkeypatch):
+    from db import sql_runner
+
+    monkeypatch.setattr(sql_runner, "MAX_CONCURRENT_PER_USER", 2)
+    db = connection.settings_dict
+    others = [
+        psycopg.connect(
+            host=db["HOST"],
+            port=db["PORT"],
+            dbname=db["NAME"],
+            user=settings.SQL_BROKER_ROLE,
+            application_name="desc_sql:desc_user",
+        )
+        for _ in range(2)
+    ]
+    try:
+        status, data = sql(client_for(plain_user), "SELECT 1 AS one")
+        assert status == 400
+        assert data["error"].startswith("too many SQL queries at once: you have 2 running, at most 2")
+    finally:
+        for conn in others:
+            conn.close()
+    status, data = sql(client_for(plain_user), "SELECT 1 AS one")
+    assert status == 200
 
 
 def test_sql_error_is_reported(client_for, plain_user):
