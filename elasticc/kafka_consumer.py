@@ -173,6 +173,10 @@ class SourcePoller:
             "topic.metadata.refresh.interval.ms": 10000,
             "reconnect.backoff.ms": 500,
             "reconnect.backoff.max.ms": 10000,
+            # librdkafka's own log lines go through Python logging (with
+            # timestamps and the source's logger) instead of raw stderr.
+            "logger": logging.getLogger(f"elasticc.brokerpoll.librdkafka.{self.source.name}"),
+            "log.connection.close": False,
         }
         config.update(self.source.settings)
         config.update(
