@@ -75,6 +75,24 @@ def json_chunks(stream: SqlStream) -> Iterator[bytes]:
     yield b'], "status": "ok"}'
 
 
+class ResponseChunks:
+    """The body of a streamed response. Django calls `close()` when the
+    response ends, even if the client left before the first chunk (when a
+    generator's own `finally` never runs), so the stream's connection is
+    always closed and its duration logged."""
+
+    def __init__(self, stream: SqlStream, chunks: Iterator[bytes]) -> None:
+        self.stream = stream
+        self.chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self.chunks
+
+    def close(self) -> None:
+        self.chunks.close()
+        self.stream.close()
+
+
 def _csv_converter(oid: int) -> Callable[[Any], Any] | None:
     if oid in JSON_OIDS:
         return lambda v: None if v is None else json.dumps(v)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from db import long_queries
 from db.models import LongQuery
-from db.result_formats import csv_chunks, json_chunks
+from db.result_formats import ResponseChunks, csv_chunks, json_chunks
 from db.sql_runner import SqlQueryError, parse_sql_request, start_sql
 
 QUERY_BODY = inline_serializer(
@@ -69,8 +69,10 @@ class RunSqlQueryView(APIView):
         except SqlQueryError as exc:
             return _error(str(exc))
         if fmt == "csv":
-            return StreamingHttpResponse(csv_chunks(stream), content_type="text/csv; charset=utf-8")
-        return StreamingHttpResponse(json_chunks(stream), content_type="application/json")
+            return StreamingHttpResponse(
+                ResponseChunks(stream, csv_chunks(stream)), content_type="text/csv; charset=utf-8"
+            )
+        return StreamingHttpResponse(ResponseChunks(stream, json_chunks(stream)), content_type="application/json")
 
 
 class SubmitSqlQueryView(APIView):

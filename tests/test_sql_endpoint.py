@@ -13,7 +13,8 @@ import tracemalloc
 
 import psycopg
 import pytest
-from django.db import connection
+from django.core.signals import request_finished
+from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from tests.sql_helpers import body, delete_small_sample, insert_small_sample, sql
@@ -382,6 +383,24 @@ def test_queries_are_logged_with_user_and_duration(client_for, plain_user, caplo
     messages = [record.getMessage() for record in caplog.records if record.name == "db.sql"]
     assert any("user=desc_user" in m and "SELECT 42 AS answer" in m for m in messages)
     assert any("sql done user=desc_user" in m and "duration=" in m and "rows=1" in m for m in messages)
+
+
+def test_abandoned_response_closes_its_connection(client_for, plain_user, settings):
+    response = client_for(plain_user).post(
+        "/db/runsqlquery/", {"query": "SELECT generate_series(1, 50000) AS i"}, format="json"
+    )
+    assert response.streaming
+    request_finished.disconnect(close_old_connections)  # as Django's test client does around requests
+    try:
+        response.close()  # the client went away before reading anything
+    finally:
+        request_finished.connect(close_old_connections)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'desc_sql:desc_user' AND usename = %s",
+            [settings.SQL_BROKER_ROLE],
+        )
+        assert cursor.fetchone()[0] == 0
 
 
 def _stream_peak(client, rows: int) -> tuple[int, int]:
