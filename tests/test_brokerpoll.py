@@ -21,7 +21,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from elasticc import avro_codec
 from elasticc.brokerpoll_config import BrokerpollConfigError, load_sources
-from elasticc.models import BrokerClassification, BrokerMessage
+from elasticc.models import BrokerClassification, BrokerMessage, RowCountDelta
+from elasticc.selectors import row_count
 from tom_desc.local_services import Tansu
 
 pytestmark = pytest.mark.kafka
@@ -173,6 +174,9 @@ def test_every_message_stored_once_with_ordered_timing_and_bad_ones_counted(
     # Logged with topic/partition/offset.
     assert f"{topic}[" in err
     assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == 1400
+    # brokerpoll folded the row-count deltas of its batches (on exit at the latest).
+    assert list(RowCountDelta.objects.filter(key="elasticc_brokermessage").values_list("delta", flat=True)) == [200]
+    assert row_count("elasticc_brokerclassification") == 1400
     assert not BrokerMessage.objects.filter(alertid=500).exists()
 
     for m in BrokerMessage.objects.filter(topicname=topic):
