@@ -8,7 +8,9 @@
    where a file holds thousands of objects), then loaded with
    `load_snana_dirs`. Timed: the first load, and a re-load (all conflicts,
    nothing inserted).
-2. Synthetic: `generate_elasticc_data` for `--synthetic-objects` objects.
+2. Alerts: the loaded alerts written as a tarball of gzipped schemaless
+   v0_9_1 alerts (as ELAsTiCC distributed them), loaded into emptied tables.
+3. Synthetic: `generate_elasticc_data` for `--synthetic-objects` objects.
 
 Also prints this machine's COPY ceiling at the time (the same forced-source
 rows into an unindexed TEMP table) and the load average, since the machine
@@ -139,6 +141,38 @@ def copy_ceiling(dirs: list[Path]) -> tuple:
     )
 
 
+def alert_load(tmp: Path) -> tuple:
+    """The loaded SNANA alerts as the public distribution ships them (a
+    tarball of gzipped schemaless v0_9_1 alerts), loaded into emptied tables."""
+    import gzip
+    import io
+    import tarfile
+
+    from django.db import connection
+
+    from elasticc.alert_builder import build_alert_payloads
+    from elasticc.alert_loader import load_alert_files
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT alertid FROM elasticc_diaalert ORDER BY alertid")
+        alert_ids = [r[0] for r in cursor.fetchall()]
+    archive = tmp / "alerts.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for start in range(0, len(alert_ids), 5000):
+            for alertid, payload in build_alert_payloads(alert_ids=alert_ids[start : start + 5000]):
+                data = gzip.compress(payload)
+                info = tarfile.TarInfo(f"alert_{alertid}.avro.gz")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    truncate()
+    start = time.perf_counter()
+    report = load_alert_files(paths=[archive])
+    seconds = time.perf_counter() - start
+    assert not report.files_failed, report.files_failed
+    alerts = report.counts["elasticc_diaalert"]
+    return row(f"alert tarball load ({alerts:,} alerts, {alerts / seconds:,.0f}/s)", "v0_9_1 .tar.gz", report, seconds)
+
+
 def row(name: str, size: str, report, seconds: float) -> tuple:
     forced = report.counts.get("elasticc_diaforcedsource", 0)
     return (
@@ -187,6 +221,7 @@ def main() -> None:
             )
         )
         results.append(copy_ceiling(dirs))
+        results.append(alert_load(Path(tmp)))
     truncate()
     start = time.perf_counter()
     synthetic = generate_elasticc_data(n_objects=args.synthetic_objects, seed=1, workers=2)
