@@ -25,6 +25,7 @@ is emptied of broker rows before each run; never point it at production.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -263,7 +264,7 @@ def time_of(ms: int):
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def store_probe(n: int) -> dict[str, float]:
+def store_probe(n: int) -> dict[str, tuple[float, float, float]]:
     """The storage step alone on pre-decoded batches: production vs the
     alternatives considered (the classifications inserted by a second CTE of
     the message statement, from array literals or binary-adapted arrays)."""
@@ -349,16 +350,21 @@ def store_probe(n: int) -> dict[str, float]:
         ("one statement, binary-adapted arrays", lambda b: one_statement(b, "%b", list, list, list)),
     )
     # Interleaved rounds, best of each: the machine is shared, so a single
-    # run per variant mostly measures the neighbours.
-    results: dict[str, float] = {}
+    # run per variant mostly measures the neighbours. CPU time (ours and our
+    # PostgreSQL backend's) is the steadier figure.
+    (backend,) = backend_pids(exclude_self=False)
+    results: dict[str, tuple[float, float, float]] = {}
     for _round in range(3):
         for label, store in variants:
             prepared = batches(label[:10] + uuid.uuid4().hex[:6])
             empty_broker_tables()
-            started = time.perf_counter()
+            started, py0, pg0 = time.perf_counter(), time.process_time(), cpu_seconds(backend)
             for batch in prepared:
                 store(batch)
-            results[label] = max(results.get(label, 0.0), n / (time.perf_counter() - started))
+            rate = n / (time.perf_counter() - started)
+            py_us, pg_us = 1e6 * (time.process_time() - py0) / n, 1e6 * (cpu_seconds(backend) - pg0) / n
+            best = results.get(label, (0.0, math.inf, math.inf))
+            results[label] = (max(best[0], rate), min(best[1], py_us), min(best[2], pg_us))
     return results
 
 
@@ -369,6 +375,7 @@ def main() -> None:
     parser.add_argument("--db", default="bench_ingest")
     parser.add_argument("--bootstrap", default=None, help="default: settings.KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("--store-probe", action="store_true")
+    parser.add_argument("--probe-only", action="store_true", help="with --store-probe: stop after it")
     args = parser.parse_args()
     setup_django(args.db)
     from django.conf import settings
@@ -379,8 +386,10 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     if args.store_probe:
-        for label, rate in store_probe(min(n, 10_000)).items():
-            print(f"store only, {label}: {rate:,.0f} messages/s")
+        for label, (rate, py_us, pg_us) in store_probe(min(n, 10_000)).items():
+            print(f"store only, {label}: {rate:,.0f} messages/s; CPU {py_us:.1f} us Python + {pg_us:.1f} us PostgreSQL")
+        if args.probe_only:
+            return
 
     topic = f"bench-kafka-poll-{uuid.uuid4().hex[:8]}"
     produce_s = fill_topic(bootstrap, topic, max(n, n_orm))
