@@ -6,13 +6,19 @@ PHOTFLAG & detect_bit a source and an alert, ids = diaObjectId * 100000 +
 epoch index within the object, fluxes rescaled from zero point 27.5.
 
 Why it is shaped this way:
-- Files are read whole into numpy arrays (astropy) and every row is built by
-  vectorised numpy, so a PHOT file of 10^5 epochs costs milliseconds of
-  Python; rows go to PostgreSQL with COPY (`elasticc.bulkload`).
+- Files are read whole into numpy arrays (a direct view of the FITS binary
+  table; astropy for tables with scaled or variable-length columns) and
+  every row is built by vectorised numpy, so a PHOT file of 10^5 epochs
+  costs milliseconds of Python; rows go to PostgreSQL with COPY
+  (`elasticc.bulkload`), several pairs at once with `workers`.
 - One transaction per HEAD/PHOT pair (with the object truth of its objects
   from the DUMP file): a corrupt or truncated file fails before anything is
   written, is reported by name, and the other pairs still load.
-- Staging + ON CONFLICT DO NOTHING makes a re-run add nothing.
+- A pair whose objects are all new is COPYed straight in; otherwise it goes
+  through staging + ON CONFLICT DO NOTHING, so a re-run adds nothing.
+- DUMP rows are loaded with the pair holding their object (a DUMP row whose
+  CID is in no HEAD file is not loaded); without a DUMP, the per-epoch
+  truth gentype comes from the HEAD's SIM_TYPE_INDEX.
 """
 
 from __future__ import annotations
