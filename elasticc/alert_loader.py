@@ -17,8 +17,9 @@ Why it is shaped this way:
   in when none of the batch's objects is known yet
   (`elasticc.bulkload.insert_idempotent`): replays add nothing.
 - Decoding is per record (fastavro); everything after it is columnar COPY,
-  flushed every `batch_alerts` alerts inside the path's transaction to bound
-  memory on big night tarballs.
+  flushed every `batch_alerts` alerts inside the path's transaction, and tar
+  archives are streamed member by member, so memory stays bounded on big
+  night tarballs.
 """
 
 from __future__ import annotations
@@ -100,6 +101,42 @@ def _alerts_in_tar(data: bytes, name: str, schema_version: str, depth: int) -> I
                 yield from _alerts_in_bytes(handle.read(), f"{name}:{member.name}", schema_version, depth + 1)
     except tarfile.TarError as exc:
         raise AlertFormatError(f"{name}: corrupt tar archive ({exc})") from exc
+
+
+def _alerts_in_file(path: Path, schema_version: str) -> Iterator[dict]:
+    """Every alert of one file. Tar archives (plain or gzipped) are streamed
+    member by member, so a night's tarball never has to fit in memory;
+    anything else is small and read whole."""
+    try:
+        with path.open("rb") as raw:
+            start = raw.read(2)
+            if start == GZIP_MAGIC:
+                raw.seek(0)
+                with gzip.GzipFile(fileobj=raw) as stream:
+                    start = stream.read(512)
+                mode = "r|gz"
+            else:
+                start += raw.read(510)
+                mode = "r|"
+    except (OSError, EOFError, zlib.error) as exc:
+        raise AlertFormatError(f"{path.name}: unreadable or corrupt gzip ({exc})") from exc
+    if not _is_tar(start):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise AlertFormatError(f"{path.name}: unreadable ({exc})") from exc
+        yield from _alerts_in_bytes(data, path.name, schema_version)
+        return
+    try:
+        with tarfile.open(path, mode) as archive:
+            for member in archive:
+                if not member.isfile():
+                    continue
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield from _alerts_in_bytes(handle.read(), f"{path.name}:{member.name}", schema_version, 1)
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise AlertFormatError(f"{path.name}: corrupt or truncated archive ({type(exc).__name__}: {exc})") from exc
 
 
 def _paths(paths: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -196,10 +233,6 @@ class _Rows:
 
 def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: int) -> dict[str, int]:
     """Load one path in one transaction; returns rows inserted (read, if dry run)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AlertFormatError(f"{path}: unreadable ({exc})") from exc
     totals = dict.fromkeys(ALERT_TABLES, 0)
 
     def flush(rows: _Rows, cursor) -> None:
@@ -210,7 +243,7 @@ def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: i
     with transaction.atomic(), connection.cursor() as cursor:
         rows = _Rows()
         nalerts = 0
-        for alert in _alerts_in_bytes(data, path.name, schema_version):
+        for alert in _alerts_in_file(path, schema_version):
             rows.add(alert, path.name)
             nalerts += 1
             if len(rows) >= batch_alerts:

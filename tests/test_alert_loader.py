@@ -171,11 +171,16 @@ def test_corrupt_avro_rejected_whole_others_load(sample_rows_and_alerts, tmp_pat
     members = {f"a{i}.avro.gz": gzip.compress(p) for i, p in enumerate(payloads[2:])}
     members["zz_bad.avro.gz"] = gzip.compress(b"\x02\x04 definitely not an alert")
     _tar(archive, members)
-    report = load_alert_files(paths=[good, truncated, archive])
+    # A good tarball cut short (an interrupted download).
+    cut = tmp_path / "cut.tar.gz"
+    _tar(cut, {f"b{i}.avro.gz": gzip.compress(p) for i, p in enumerate(payloads[2:])})
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+    report = load_alert_files(paths=[good, truncated, archive, cut])
     failed = dict(report.files_failed)
-    assert set(failed) == {str(truncated), str(archive)}
+    assert set(failed) == {str(truncated), str(archive), str(cut)}
     assert "truncated.avro" in failed[str(truncated)]
     assert "zz_bad.avro.gz" in failed[str(archive)]
+    assert "cut.tar.gz" in failed[str(cut)]
     assert report.files_loaded == [str(good)]
     assert row_counts(["elasticc_diaalert"]) == {"elasticc_diaalert": 1}
     assert set(_rows("elasticc_diaalert")) == {alerts["v0_9_1"][0]["alertId"]}
