@@ -257,6 +257,7 @@ def read_snana_pair(
     dump: dict[str, np.ndarray] | None,
     simversion: str,
     zeropoint: float,
+    snana_zeropoint: float = SNANA_ZEROPOINT,
     detect_bit: int,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Columns of every table for one HEAD/PHOT pair (and the DUMP rows of
@@ -294,7 +295,7 @@ def read_snana_pair(
     ids = obj_of_epoch * ID_FACTOR + epoch
     band_names, band_codes = np.unique(np.char.strip(phot["BAND"].astype(str)), return_inverse=True)
     band = categorical(band_codes[row], band_names.tolist())
-    scale = 10 ** ((zeropoint - SNANA_ZEROPOINT) / 2.5)
+    scale = 10 ** ((zeropoint - snana_zeropoint) / 2.5)
     flux = np.asarray(phot["FLUXCAL"], dtype=np.float64)[row] * scale
     fluxerr = np.asarray(phot["FLUXCALERR"], dtype=np.float64)[row] * scale
     detected = (np.asarray(phot["PHOTFLAG"]).astype(np.int64)[row] & detect_bit) != 0
@@ -429,6 +430,7 @@ def load_snana_dirs(
     dirs: Sequence[Path],
     simversion: str = "2023-04-01",
     zeropoint: float = 31.4,
+    snana_zeropoint: float = SNANA_ZEROPOINT,
     detect_bit: int = 4096,
     dry_run: bool = False,
     progress: bool = False,
@@ -436,7 +438,8 @@ def load_snana_dirs(
 ) -> LoadReport:
     """Load every HEAD/PHOT pair (and DUMP truth) of the model directories.
 
-    `workers` > 1 loads that many pairs at once, each on its own database
+    Fluxes are rescaled from `snana_zeropoint` (FLUXCAL's, 27.5) to
+    `zeropoint`. `workers` > 1 loads that many pairs at once, each on its own database
     connection (so only outside an enclosing transaction, e.g. commands).
 
     Returns rows really inserted per table (rows read, for a dry run); bad
@@ -463,7 +466,13 @@ def load_snana_dirs(
                 report.files_failed.append((str(dump_path), str(exc)))
         work.extend((pair, dump) for pair in pairs)
 
-    options = {"simversion": simversion, "zeropoint": zeropoint, "detect_bit": detect_bit, "dry_run": dry_run}
+    options = {
+        "simversion": simversion,
+        "zeropoint": zeropoint,
+        "snana_zeropoint": snana_zeropoint,
+        "detect_bit": detect_bit,
+        "dry_run": dry_run,
+    }
     bar = tqdm(total=len(work), desc="SNANA", unit="pair", disable=not progress)
     # Pairs are independent transactions; with workers > 1 they load on
     # separate connections so PostgreSQL uses more than one core.

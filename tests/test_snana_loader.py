@@ -216,3 +216,27 @@ def test_parallel_workers_load_the_same_rows(sample_snana_dir):
     again = load_snana_dirs(dirs=_model_dirs(sample_snana_dir), workers=2)
     assert again.rows == 0
     assert row_counts(TABLES) == SAMPLE_COUNTS
+
+
+def test_zeropoint_detect_bit_and_simversion_options(sample_snana_dir):
+    model = sample_snana_dir / "ELASTICC2_TRAIN_01_1percent_Mdwarf-flare"
+    report = load_snana_dirs(dirs=[model], zeropoint=27.5, detect_bit=0, simversion="test-sim")
+    assert report.files_failed == []
+    assert report.counts["elasticc_diasource"] == 0  # no PHOTFLAG bit selected: no detections
+    assert report.counts["elasticc_diaalert"] == 0
+    head_path = next(p for p in sorted(model.glob("*_HEAD.FITS.gz")) if fits.getheader(p, 1)["NAXIS2"] > 0)
+    head = fits.getdata(head_path, 1)
+    phot = fits.getdata(str(head_path).replace("_HEAD.", "_PHOT."), 1)
+    snid = int(head["SNID"][0])
+    rows = slice(head["PTROBS_MIN"][0] - 1, head["PTROBS_MAX"][0])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT psflux, psfluxerr FROM elasticc_diaforcedsource WHERE diaobjectid = %s ORDER BY diaforcedsourceid",
+            [snid],
+        )
+        flux, err = np.array(cursor.fetchall()).T
+        cursor.execute("SELECT DISTINCT simversion FROM elasticc_diaobject")
+        assert cursor.fetchall() == [("test-sim",)]
+    # Zero point 27.5 keeps FLUXCAL as it is.
+    np.testing.assert_array_equal(flux.astype(np.float32), phot["FLUXCAL"][rows].astype(np.float32))
+    np.testing.assert_array_equal(err.astype(np.float32), phot["FLUXCALERR"][rows].astype(np.float32))

@@ -20,6 +20,12 @@ class Command(BaseCommand):
             "--zeropoint", type=float, default=31.4, help="zero point of the stored fluxes (default %(default)s)"
         )
         parser.add_argument(
+            "--snana-zeropoint",
+            type=float,
+            default=27.5,
+            help="zero point of the files' FLUXCAL (default %(default)s)",
+        )
+        parser.add_argument(
             "--detect-bit", type=int, default=4096, help="PHOTFLAG bit marking a detection (default %(default)s)"
         )
         parser.add_argument(
@@ -36,6 +42,7 @@ class Command(BaseCommand):
             dirs=options["dirs"],
             simversion=options["simversion"],
             zeropoint=options["zeropoint"],
+            snana_zeropoint=options["snana_zeropoint"],
             detect_bit=options["detect_bit"],
             dry_run=options["dry_run"],
             progress=not options["no_progress"],
