@@ -388,8 +388,9 @@ def poll_sources(
     housekeeping_every: float = 60.0,
 ) -> list[SourceCounts]:
     """Run one poller thread per source until `stop` is set (or all are idle
-    past `options.max_idle`); meanwhile call `housekeeping` (row-count
-    compaction) about every `housekeeping_every` seconds. Returns the counts."""
+    past `options.max_idle`); meanwhile call `housekeeping` (the command passes the metrics refresh,
+    which also compacts row counts) about every `housekeeping_every` seconds.
+    Returns the counts."""
     pollers = [SourcePoller(source, options, stop) for source in sources]
     threads = [threading.Thread(target=p.run, name=f"brokerpoll-{p.source.name}", daemon=True) for p in pollers]
     for thread in threads:
@@ -411,8 +412,3 @@ def poll_sources(
             logger.warning("housekeeping failed: %s", exc)
     return [p.counts for p in pollers]
 
-
-def compact_rowcounts() -> None:
-    """Fold the row-count deltas the triggers append (see migration 0003)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT elasticc_compact_rowcounts()")

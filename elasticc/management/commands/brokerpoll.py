@@ -15,7 +15,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from elasticc.brokerpoll_config import BrokerpollConfigError, load_sources, make_source
-from elasticc.kafka_consumer import PollOptions, compact_rowcounts, poll_sources
+from elasticc.kafka_consumer import PollOptions, poll_sources
+from elasticc.metrics import refresh_metrics
+
+
+def keep_pages_current() -> None:
+    """Fold what was stored since the last call into the metrics aggregates
+    (which also compacts the row-count deltas), so the pages follow the
+    alert cycle without a separate cron job."""
+    refresh_metrics()
 
 
 class Command(BaseCommand):
@@ -74,7 +82,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
-        counts = poll_sources(sources=sources, options=poll_options, stop=stop, housekeeping=compact_rowcounts)
+        counts = poll_sources(sources=sources, options=poll_options, stop=stop, housekeeping=keep_pages_current)
         for source, c in zip(sources, counts, strict=True):
             self.stdout.write(
                 f"{source.name}: {c.messages} messages ({c.loaded} new), {c.classifications} classifications, "
