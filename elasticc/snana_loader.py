@@ -295,9 +295,11 @@ def read_snana_pair(
     ids = obj_of_epoch * ID_FACTOR + epoch
     band_names, band_codes = np.unique(np.char.strip(phot["BAND"].astype(str)), return_inverse=True)
     band = categorical(band_codes[row], band_names.tolist())
-    scale = 10 ** ((zeropoint - snana_zeropoint) / 2.5)
-    flux = np.asarray(phot["FLUXCAL"], dtype=np.float64)[row] * scale
-    fluxerr = np.asarray(phot["FLUXCALERR"], dtype=np.float64)[row] * scale
+    # float32 arithmetic, as the ELAsTiCC alerts were made: the stored reals
+    # then equal the published alerts bit for bit.
+    scale = np.float32(10 ** ((zeropoint - snana_zeropoint) / 2.5))
+    flux = np.asarray(phot["FLUXCAL"], dtype=np.float32)[row] * scale
+    fluxerr = np.asarray(phot["FLUXCALERR"], dtype=np.float32)[row] * scale
     detected = (np.asarray(phot["PHOTFLAG"]).astype(np.int64)[row] & detect_bit) != 0
     ra = np.asarray(head["RA"], dtype=np.float64)
     dec = np.asarray(head["DEC"], dtype=np.float64)
