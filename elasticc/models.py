@@ -83,11 +83,16 @@ class DiaForcedSource(models.Model):
 
     Partitioned HASH by `diaobjectid`; the PostgreSQL primary key is
     (`diaobjectid`, `diaforcedsourceid`), and a plain index on
-    `diaforcedsourceid` keeps lookups by the bare id fast.
+    `diaforcedsourceid` keeps lookups by the bare id fast. The reference to
+    the object is not enforced by PostgreSQL: at a billion rows its per-row
+    check was most of the load time, and every loader writes an object before
+    (or with) its forced sources.
     """
 
     diaforcedsourceid = models.BigIntegerField(primary_key=True)
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    diaobject = models.ForeignKey(
+        DiaObject, on_delete=models.DO_NOTHING, db_column="diaobjectid", db_constraint=False
+    )
     ccdvisitid = models.BigIntegerField(null=True)
     midpointtai = models.FloatField()
     filtername = models.TextField()
