@@ -25,41 +25,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 import uuid
 from pathlib import Path
+
+from bench_db import setup_django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SAMPLE = BASE_DIR.parent / "shared" / "elasticc" / "sample" / "snana"
 OBJ_SHIFT = 10**8  # the sample's diaObjectIds are < 1e8
 ID_SHIFT = 10**13  # its source/forced/alert ids are diaObjectId * 100000 + n < 1e13
-
-
-def setup_django(db_name: str) -> None:
-    os.environ["DB_NAME"] = db_name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(BASE_DIR))
-    import psycopg
-
-    from tom_desc.local_services import pg_port
-
-    with psycopg.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", pg_port())),
-        user=os.environ.get("DB_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def load_data(copies: int) -> int:

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_db import setup_django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 SAMPLE = BASE_DIR.parent / "shared" / "elasticc" / "sample" / "snana"
 SNID_SHIFT = 10**7  # the sample's SNIDs are < 1e7
@@ -40,29 +42,6 @@ DATA_TABLES = (
     "elasticc_diaobjecttruth",
     "elasticc_diaobject",
 )
-
-
-def setup_django(db_name: str) -> None:
-    os.environ["DB_NAME"] = db_name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
-    sys.path.insert(0, str(BASE_DIR))
-    import psycopg
-
-    with psycopg.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", "55432")),
-        user=os.environ.get("DB_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def truncate() -> None:

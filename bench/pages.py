@@ -25,48 +25,16 @@ Targets: summary < 200 ms, classifier page < 1 s.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
+from bench_db import setup_django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 CLASSES = (111, 112, 113, 114, 115, 121, 122, 131, 132, 221)
 GENTYPES = (10, 20, 30, 12, 11, 50, 82, 40, 42, 60)
-
-
-def setup_django(db_name: str) -> None:
-    os.environ["DB_NAME"] = db_name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(BASE_DIR))
-    import psycopg
-
-    from tom_desc.local_services import pg_port
-
-    with psycopg.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", pg_port())),
-        user=os.environ.get("DB_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    # Pages render without a collectstatic run (no hashed-name manifest), as in the tests.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-    call_command("migrate", verbosity=0)
 
 
 def timed(label: str, func, *args, **kwargs):

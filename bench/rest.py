@@ -23,11 +23,11 @@ Targets: a page p50 < 50 ms at any depth, a count < 10 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from pathlib import Path
+
+from bench_db import setup_django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,32 +38,6 @@ ENDPOINTS = (
     ("diaobject", "elasticc_diaobject", "diaobjectid"),
     ("diaalert", "elasticc_diaalert", "alertid"),
 )
-
-
-def setup_django(db_name: str) -> None:
-    os.environ["DB_NAME"] = db_name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tom_desc.settings")
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    sys.path.insert(0, str(BASE_DIR))
-    import psycopg
-
-    from tom_desc.local_services import pg_port
-
-    with psycopg.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", pg_port())),
-        user=os.environ.get("DB_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db_name,)).fetchone():
-            conn.execute(f'CREATE DATABASE "{db_name}"')
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def execute(sql: str, params=None) -> list:
