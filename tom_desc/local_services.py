@@ -77,7 +77,8 @@ def user_database_configured() -> bool:
 
 
 def pg_port() -> int:
-    return int(os.environ.get("DESC_PG_PORT", os.environ.get("DB_PORT", "55432")))
+    # Same order as settings.py, so Django finds the cluster started here.
+    return int(os.environ.get("DB_PORT") or os.environ.get("DESC_PG_PORT") or 55432)
 
 
 def pg_bindir() -> Path:
@@ -335,7 +336,7 @@ class Tansu:
 
 
 def kafka_port() -> int:
-    return int(os.environ.get("DESC_KAFKA_PORT", "9092"))
+    return int(os.environ.get("DESC_KAFKA_PORT") or 9092)
 
 
 def pg_cluster() -> PgCluster:
@@ -352,7 +353,7 @@ def up() -> list[str]:
         lines.append("PostgreSQL: using the configured database (DATABASE_URL / DB_HOST)")
     else:
         lines.append(pg_cluster().up())
-    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):  # an empty value means unset, as in settings.py
         lines.append(f"Kafka: using KAFKA_BOOTSTRAP_SERVERS={os.environ['KAFKA_BOOTSTRAP_SERVERS']}")
     else:
         lines.append(tansu().up())

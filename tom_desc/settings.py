@@ -115,7 +115,8 @@ else:
     _db = {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": os.environ.get("DB_HOST", "127.0.0.1"),
-        "PORT": os.environ.get("DB_PORT", "55432"),
+        # The local cluster's port when it was moved with DESC_PG_PORT.
+        "PORT": os.environ.get("DB_PORT") or os.environ.get("DESC_PG_PORT") or "55432",
         "NAME": os.environ.get("DB_NAME", "tom_desc"),
         "USER": os.environ.get("DB_USER", "postgres"),
         "PASSWORD": env_secret("DB_PASS", "") or "",
@@ -142,7 +143,9 @@ LONG_QUERY_TIMEOUT_MS = int(os.environ.get("LONG_QUERY_TIMEOUT_MS", str(6 * 3600
 LONG_QUERY_RETENTION_DAYS = int(os.environ.get("LONG_QUERY_RETENTION_DAYS", "7"))
 
 # --- Kafka ----------------------------------------------------------------
-KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+KAFKA_BOOTSTRAP_SERVERS = (
+    os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{os.environ.get('DESC_KAFKA_PORT') or 9092}"
+)
 ALERT_TOPIC = os.environ.get("ALERT_TOPIC", "elasticc-alerts")
 ALERT_DDF_TOPIC = os.environ.get("ALERT_DDF_TOPIC", "")
 ALERT_SCHEMA_VERSION = os.environ.get("ALERT_SCHEMA_VERSION", "v0_9_1")
