@@ -146,6 +146,9 @@ def run_fake_broker(
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "session.timeout.ms": 6000,
+            # Notice soon a source topic created after we subscribed (the
+            # demo starts us before the first alert is sent).
+            "topic.metadata.refresh.interval.ms": 5000,
             "error_cb": _log_kafka_error,
             **(consumer_config or {}),
         }
@@ -197,7 +200,10 @@ def run_fake_broker(
             if producer.flush(30) > 0:
                 raise RuntimeError(f"FakeBroker could not deliver to {dest_topic}; offsets not committed")
             stats.messages += len(records)
-            consumer.commit(asynchronous=False)
+            # A batch of only errors (e.g. "topic not there yet") stored no
+            # offset, and committing nothing is an error in librdkafka.
+            if any(not msg.error() for msg in batch):
+                consumer.commit(asynchronous=False)
     finally:
         consumer.close()
         stats.seconds = time.monotonic() - start

@@ -165,3 +165,27 @@ def test_random_probabilities_and_bad_arguments():
         fakebroker("--source-topic", "x", "--dest-topic", "y", "--max-messages", "0")
     with pytest.raises(ValueError, match="truncated"):
         alert_ids(b"\x80")
+
+
+def test_started_before_the_alert_topic_exists(shared_dir, kafka_bootstrap, unique_name):
+    """The demo's order: the fake broker subscribes first; the sender creates
+    the topic later. Error-only polls meanwhile must not stop it."""
+    src, dest = f"{unique_name}-in", f"{unique_name}-out"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tom_desc.settings"}
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "fakebroker", "--source-topic", src, "--dest-topic", dest,
+         "--kafka-server", kafka_bootstrap, "--group", unique_name, "--idle-exit", "30"],
+        cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)
+        assert proc.poll() is None, proc.communicate()
+        produce_alerts(kafka_bootstrap, src, variants(golden_alert(shared_dir), 5, 1), "v0_9_1")
+        deadline = time.monotonic() + 60
+        while len(read_topic(kafka_bootstrap, dest, idle=0.5)) < 10:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "fakebroker answered nothing"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+    assert proc.returncode == 0
