@@ -9,7 +9,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 py=.venv/bin/python
 alerts=${ALERT_TOPIC:-elasticc-alerts}
-classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications}
+# A topic per run: the local Kafka keeps nothing across restarts, so offsets
+# start at 0 again, and a broker message's identity is topic/partition/offset.
+classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications-$(date -u +%Y%m%dT%H%M%S)}
 mkdir -p var/log
 
 pids=()
