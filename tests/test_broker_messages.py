@@ -21,24 +21,11 @@ from elasticc.broker_messages import (
 )
 from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessage
 from elasticc.selectors import row_count
+from tests.factories import T0
+from tests.factories import broker_message_v0_9_1 as v0_9_1
 
 pytestmark = pytest.mark.django_db
 
-T0 = 1_700_000_000_000  # ms
-
-
-def v0_9_1(alert: int, *, classifier: str = "NugentClassifier", probs=((111, 0.75), (112, 0.25))) -> dict:
-    return {
-        "alertId": alert,
-        "diaSourceId": alert * 10,
-        "elasticcPublishTimestamp": T0 + alert,
-        "brokerIngestTimestamp": T0 + alert + 500,
-        "brokerName": "FakeBroker",
-        "brokerVersion": "v1.0",
-        "classifierName": classifier,
-        "classifierParams": "100%",
-        "classifications": [{"classId": c, "probability": p} for c, p in probs],
-    }
 
 
 def v0_9(alert: int) -> dict:
