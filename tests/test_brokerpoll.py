@@ -93,14 +93,14 @@ def encode(records: list[dict], version: str = "v0_9_1") -> list[bytes]:
     return avro_codec.encode_many(records, "brokerClassification", version)
 
 
-def brokerpoll(env: dict, *args: str) -> subprocess.Popen:
+def brokerpoll(env: dict, *args: str, config: str = "") -> subprocess.Popen:
     return subprocess.Popen(
         [
             sys.executable,
             "manage.py",
             "brokerpoll",
             "--config",
-            "",
+            config,
             "--session-timeout-ms",
             "6000",
             "--report-every",
@@ -305,26 +305,7 @@ def test_broker_restart_mid_run_and_a_dead_source_does_not_block_others(
             ],
         )
         env = {**subprocess_env, "STEADY_GROUP": f"{prefix}-steady"}
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "brokerpoll",
-                "--config",
-                str(config),
-                "--session-timeout-ms",
-                "6000",
-                "--report-every",
-                "2",
-                "--batch-timeout",
-                "0.5",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = brokerpoll(env, config=str(config))
         try:
             wait_for(lambda: message_count(before) == 300, 60, "the messages before the restart")
             private.down()
