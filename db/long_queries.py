@@ -23,14 +23,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import close_old_connections, connection, transaction
-from django.db.models import F, TextField, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Count, F, OuterRef, Subquery, TextField, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from db.models import LongQuery
-from db.result_formats import write_csv, write_parquet
-from db.sql_runner import SqlQueryError, SqlQueryInterrupted, SqlRequest, SqlStream, start_sql
+from db.result_formats import write_csv, write_parquet, write_pickled_dataframe
+from db.sql_runner import SqlLimits, SqlQueryError, SqlQueryInterrupted, SqlRequest, SqlStream, start_sql
 
 logger = logging.getLogger("db.long_queries")
 
@@ -38,6 +39,26 @@ HEARTBEAT_SECONDS = 10.0
 STALE_AFTER = timedelta(seconds=60)
 MAX_ATTEMPTS = 2
 BATCH_ROWS = 50_000
+RESULT_WRITERS = {
+    LongQuery.Format.CSV: write_csv,
+    LongQuery.Format.PARQUET: write_parquet,
+    LongQuery.Format.PANDAS: write_pickled_dataframe,
+}
+
+
+def long_query_limits() -> SqlLimits:
+    """A long query: LONG_QUERY_TIMEOUT_MS and LONG_QUERY_MAX_ROWS (results go
+    to a file), bigger batches, and no per-user concurrency slot (the runners
+    are the concurrency limit)."""
+    return SqlLimits(
+        timeout_ms=settings.LONG_QUERY_TIMEOUT_MS,
+        timeout_setting="LONG_QUERY_TIMEOUT_MS",
+        max_rows=settings.LONG_QUERY_MAX_ROWS,
+        max_rows_setting="LONG_QUERY_MAX_ROWS",
+        batch_rows=BATCH_ROWS,
+        application="desc_longsql",
+        limit_concurrency=False,
+    )
 
 
 def new_runner_id() -> str:
@@ -46,9 +67,25 @@ def new_runner_id() -> str:
 
 def submit_long_query(*, user, request: SqlRequest, fmt: str) -> LongQuery:
     """Queue a validated request for a runner."""
+    if fmt == "numpy":
+        raise SqlQueryError("format numpy is not supported (the original never implemented it); use parquet or csv")
     if fmt not in LongQuery.Format.values:
         raise SqlQueryError(f"format must be one of {', '.join(LongQuery.Format.values)}")
-    return LongQuery.objects.create(user=user, query=list(request.queries), subdict=list(request.subdicts), format=fmt)
+    limit = settings.LONG_QUERY_MAX_PENDING_PER_USER
+    with transaction.atomic():
+        # Serialises one user's submissions on a row the SQL roles cannot read.
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+        pending = LongQuery.objects.filter(
+            user=user, status__in=[LongQuery.Status.QUEUED, LongQuery.Status.STARTED]
+        ).count()
+        if pending >= limit:
+            raise SqlQueryError(
+                f"you have {pending} long queries queued or running, at most {limit} may wait at a time "
+                "(LONG_QUERY_MAX_PENDING_PER_USER); wait for them to finish"
+            )
+        return LongQuery.objects.create(
+            user=user, query=list(request.queries), subdict=list(request.subdicts), format=fmt
+        )
 
 
 def query_status(*, query: LongQuery) -> dict[str, str]:
@@ -66,12 +103,23 @@ def query_status(*, query: LongQuery) -> dict[str, str]:
 
 
 def claim_next(*, runner_id: str) -> LongQuery | None:
-    """Take the oldest queued query (row lock, SKIP LOCKED) and mark it started."""
+    """Take the next queued query (row lock, SKIP LOCKED) and mark it started.
+
+    Fair between users: the oldest query of the user with the fewest queries
+    running goes first, so 100 submissions of one user do not hold back
+    another's single query until they are all done."""
+    running = (
+        LongQuery.objects.filter(user=OuterRef("user"), status=LongQuery.Status.STARTED)
+        .values("user")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     with transaction.atomic():
         query = (
-            LongQuery.objects.select_for_update(skip_locked=True)
+            LongQuery.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=LongQuery.Status.QUEUED)
-            .order_by("submitted")
+            .annotate(busy=Coalesce(Subquery(running), 0))
+            .order_by("busy", "submitted")
             .first()
         )
         if query is None:
@@ -192,16 +240,12 @@ def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) 
             stream = start_sql(
                 user=query.user,
                 request=request,
-                timeout_ms=settings.LONG_QUERY_TIMEOUT_MS,
-                max_rows=None,
-                timeout_setting="LONG_QUERY_TIMEOUT_MS",
-                batch_rows=BATCH_ROWS,
+                limits=long_query_limits(),
                 on_open=heartbeat.attach,
-                application="desc_longsql",
-                limit_concurrency=False,
+                csv_copy=query.format == LongQuery.Format.CSV,
             )
-            writer = write_parquet if query.format == LongQuery.Format.PARQUET else write_csv
-            rows = writer(stream, partial)
+            writer = RESULT_WRITERS[query.format]
+            rows = writer(stream, partial, max_bytes=settings.LONG_QUERY_MAX_BYTES)
         except SqlQueryInterrupted:
             partial.unlink(missing_ok=True)
             LongQuery.objects.filter(pk=query.pk, runner_id=runner_id).update(

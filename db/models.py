@@ -24,6 +24,8 @@ class LongQuery(models.Model):
     class Format(models.TextChoices):
         CSV = "csv"
         PARQUET = "parquet"
+        # The original TOM's format: a pickled pandas DataFrame (pandas.read_pickle).
+        PANDAS = "pandas"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="long_queries")
@@ -51,3 +53,25 @@ class LongQuery(models.Model):
 
     def __str__(self) -> str:
         return f"long query {self.id} ({self.status})"
+
+
+class SqlSlot(models.Model):
+    """One of the SQL endpoint's concurrency slots (`db.sql_slots`).
+
+    `SQL_MAX_CONCURRENT_TOTAL` slots exist; a request holds one while its
+    query runs, so the count of busy slots is the site-wide number of running
+    queries and the busy slots of a user are that user's. Kept in a table the
+    SQL roles cannot read, so no user query can see, fake or lock them.
+    """
+
+    slot = models.PositiveIntegerField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True)
+    token = models.UUIDField(null=True, blank=True)
+    acquired = models.DateTimeField(null=True, blank=True)
+    backend_pid = models.IntegerField(null=True, blank=True, help_text="PostgreSQL pid of the query's connection.")
+
+    class Meta:
+        db_table = "db_sqlslot"
+
+    def __str__(self) -> str:
+        return f"SQL slot {self.slot} ({'busy' if self.user_id else 'free'})"

@@ -16,8 +16,10 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from db.sql_runner import SqlQueryError, SqlStream
@@ -41,36 +43,80 @@ ARROW_TYPES: dict[int, pa.DataType] = {
 }
 
 
-class SqlJSONEncoder(DjangoJSONEncoder):
-    """Django's encoder (ISO datetimes, Decimal as string, as the original
-    endpoint returned them) plus bytea as hex."""
-
-    def default(self, o: Any) -> Any:
-        if isinstance(o, bytes | memoryview):
-            return bytes(o).hex()
-        return super().default(o)
+_django_json = DjangoJSONEncoder()
 
 
-_encoder = SqlJSONEncoder()
+def _json_value(o: Any) -> Any:
+    """JSON for what orjson does not encode itself: datetimes as Django writes
+    them (ISO, milliseconds, `Z`; as the original endpoint returned them),
+    Decimal as a string, bytea as hex, and every other PostgreSQL type (inet,
+    ranges, intervals, ...) as its text."""
+    if isinstance(o, bytes | memoryview):
+        return bytes(o).hex()
+    try:
+        return _django_json.default(o)
+    except TypeError:
+        return str(o)
+
+
+def _dumps(value: Any) -> bytes:
+    """orjson, which writes NaN and infinities as null (they are not JSON)."""
+    return orjson.dumps(value, default=_json_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Column names made unique (`a`, `a_1`, ...), so `SELECT 1 AS a, 2 AS a` keeps both values."""
+    seen: dict[str, int] = {}
+    taken = set(names)
+    out = []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        candidate = name
+        while count and (candidate := f"{name}_{count}") in taken:
+            count += 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+class _ResponseBudget:
+    """Counts response bytes against SQL_MAX_RESPONSE_BYTES."""
+
+    def __init__(self) -> None:
+        self.limit = settings.SQL_MAX_RESPONSE_BYTES
+        self.sent = 0
+
+    def spend(self, chunk: bytes) -> bytes:
+        self.sent += len(chunk)
+        if self.sent > self.limit:
+            raise SqlQueryError(
+                f"the response is larger than {self.limit} bytes (setting SQL_MAX_RESPONSE_BYTES); "
+                "add a LIMIT, select fewer columns or submit it as a long query"
+            )
+        return chunk
 
 
 def json_chunks(stream: SqlStream) -> Iterator[bytes]:
     """`{"columns": [...], "rows": [...], "status": "ok"}`, one chunk per batch.
 
-    `status` comes last so that an error after rows were sent (row cap, timeout)
-    still yields a well-formed document whose status is "error".
+    `status` comes last so that an error after rows were sent (row cap, timeout,
+    size cap) still yields a well-formed document whose status is "error".
+    Rows are objects keyed by `unique_names(columns)`.
     """
-    columns = stream.columns
-    yield b'{"columns": ' + _encoder.encode(columns).encode() + b', "rows": ['
-    separator = ""
+    keys = unique_names(stream.columns)
+    budget = _ResponseBudget()
+    yield b'{"columns": ' + _dumps(stream.columns) + b', "rows": ['
+    separator = b""
     try:
         for batch in stream.batches():
-            yield (
-                separator + ",".join(_encoder.encode(dict(zip(columns, row, strict=True))) for row in batch)
-            ).encode()
-            separator = ","
+            body = _dumps([dict(zip(keys, row, strict=True)) for row in batch])[1:-1]
+            if body:
+                yield budget.spend(separator + body)
+                separator = b","
     except SqlQueryError as exc:
-        yield b'], "status": "error", "error": ' + _encoder.encode(str(exc)).encode() + b"}"
+        stream.close()
+        yield b'], "status": "error", "error": ' + _dumps(str(exc)) + b"}"
         return
     yield b'], "status": "ok"}'
 
@@ -119,38 +165,57 @@ def _csv_rows(type_oids: list[int], batch: list[tuple]) -> Iterable[tuple]:
 def csv_chunks(stream: SqlStream) -> Iterator[bytes]:
     """CSV with a header line, one chunk per batch. An error after rows were
     sent ends the text with a line `#ERROR: <message>` (the client checks it)."""
+    if stream.copy_query is not None:
+        yield from _copied_csv_chunks(stream)
+        return
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(stream.columns)
     yield buffer.getvalue().encode()
+    budget = _ResponseBudget()
     try:
         for batch in stream.batches():
             buffer.seek(0)
             buffer.truncate()
             writer.writerows(_csv_rows(stream.type_oids, batch))
-            yield buffer.getvalue().encode()
+            yield budget.spend(buffer.getvalue().encode())
     except SqlQueryError as exc:
+        stream.close()
         yield f"#ERROR: {exc}\n".encode()
 
 
-def write_csv(stream: SqlStream, path: Path) -> int:
+def _check_file_size(size: int, max_bytes: int | None) -> None:
+    if max_bytes is not None and size > max_bytes:
+        raise SqlQueryError(
+            f"the result is larger than {max_bytes} bytes (setting LONG_QUERY_MAX_BYTES); select fewer rows or columns"
+        )
+
+
+def _copied_csv_chunks(stream: SqlStream) -> Iterator[bytes]:
+    budget = _ResponseBudget()
+    try:
+        for chunk in stream.csv_chunks():
+            yield budget.spend(chunk)
+    except SqlQueryError as exc:
+        stream.close()
+        yield f"#ERROR: {exc}\n".encode()
+
+
+def write_csv(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
     """Write the whole result to `path` as CSV; returns the row count."""
+    if stream.copy_query is not None:
+        with path.open("wb") as fh:
+            for chunk in stream.csv_chunks():
+                fh.write(chunk)
+                _check_file_size(fh.tell(), max_bytes)
+        return stream.rows_sent
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(stream.columns)
         for batch in stream.batches():
             writer.writerows(_csv_rows(stream.type_oids, batch))
+            _check_file_size(fh.tell(), max_bytes)
     return stream.rows_sent
-
-
-def _unique(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
-        out.append(name if count == 0 else f"{name}_{count}")
-    return out
 
 
 def _arrow_column(oid: int, values: tuple, type_: pa.DataType) -> pa.Array:
@@ -162,10 +227,10 @@ def _arrow_column(oid: int, values: tuple, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_)
 
 
-def write_parquet(stream: SqlStream, path: Path) -> int:
+def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
     """Write the whole result to `path` as Parquet, one row group per batch."""
     types = [ARROW_TYPES.get(oid, pa.string()) for oid in stream.type_oids]
-    schema = pa.schema([pa.field(name, type_) for name, type_ in zip(_unique(stream.columns), types, strict=True)])
+    schema = pa.schema([pa.field(name, type_) for name, type_ in zip(unique_names(stream.columns), types, strict=True)])
     with pq.ParquetWriter(path, schema) as writer:
         wrote = False
         for batch in stream.batches():
@@ -176,6 +241,20 @@ def write_parquet(stream: SqlStream, path: Path) -> int:
             ]
             writer.write_batch(pa.record_batch(arrays, schema=schema))
             wrote = True
+            _check_file_size(path.stat().st_size, max_bytes)
         if not wrote:
             writer.write_table(schema.empty_table())
     return stream.rows_sent
+
+
+def write_pickled_dataframe(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
+    """The original TOM's `pandas` format: the result as one pickled pandas
+    DataFrame. It goes through Parquet first, so the rows are typed the same
+    way and memory holds one copy of the result when the frame is built."""
+    staged = path.with_name(path.name + ".parquet")
+    try:
+        rows = write_parquet(stream, staged, max_bytes=max_bytes)
+        pq.read_table(staged).to_pandas().to_pickle(path)
+    finally:
+        staged.unlink(missing_ok=True)
+    return rows

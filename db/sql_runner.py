@@ -20,12 +20,19 @@ process, never by trusting the query text alone:
   (`COMMIT;` escapes) and `SET`/`RESET` are refused up front with a clear
   message, and after every statement the connection must still be inside our
   transaction.
-- **Time.** `statement_timeout` is set at connection start-up, and a watchdog
-  timer cancels any server call that outlives it, so `SELECT set_config(
-  'statement_timeout', '0', false)` cannot lift the limit either.
+- **Time.** The timeout covers the whole request, not each statement: a
+  watchdog timer cancels any server call that would run past the request's
+  deadline (so `SELECT set_config('statement_timeout', '0', false)` cannot
+  lift it, and neither can many short statements), `statement_timeout` set at
+  connection start-up is the server-side backstop, and a request holds at most
+  `SQL_MAX_STATEMENTS` statements.
 - **Memory.** Row-returning final statements run through a server-side cursor
-  (DECLARE/FETCH) and are handed out in batches, so a million-row result never
-  sits in this process; a row cap stops runaway results.
+  (DECLARE/FETCH) and are handed out in batches of at most `batch_rows` rows
+  and about `BATCH_BYTES` bytes (wide rows make small batches), so neither a
+  million-row result nor a result of huge values sits in this process; a row
+  cap and a response-size cap stop runaway results.
+- **Concurrency.** Slots in `db.sql_slots` bound the queries of a user, of the
+  site and of one web process, so no user can occupy every worker.
 """
 
 from __future__ import annotations
@@ -36,23 +43,29 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 import sqlparse
 from django.conf import settings
-from django.db import connections
 from psycopg import sql
 from sqlparse import tokens as T
 
+from db.csv_rows import CsvRowEnds
+from db.sql_slots import SlotLease, SqlBusy, acquire_slot
+from elasticc.access.groups import is_elasticc_admin
+from elasticc.access.sql_roles import user_sql_role
+from elasticc.postgres.connections import connect
+
 logger = logging.getLogger("db.sql")
 
-ADMIN_GROUP = "elasticc_admin"
 DEFAULT_BATCH_ROWS = 5000
-# Concurrent endpoint queries per user (counted in pg_stat_activity), so one
-# user's script cannot take every worker and connection.
-MAX_CONCURRENT_PER_USER = 4
+# Target size of one fetched batch; the first fetch of a result is small
+# (FIRST_BATCH_ROWS) and later ones are sized from the rows seen so far.
+BATCH_BYTES = 8 * 1024 * 1024
+FIRST_BATCH_ROWS = 10
 # sqlparse is pure Python: bound the text it splits (value lists go in subdict).
 MAX_QUERY_CHARS = 1_000_000
 
@@ -88,6 +101,8 @@ class SqlRequest:
 
 def parse_sql_request(*, data: Mapping[str, Any]) -> SqlRequest:
     """Validate a POST body of the SQL endpoint, with the messages clients match on."""
+    if not isinstance(data, Mapping):
+        raise SqlQueryError("the body must be a JSON object with 'query'")
     if "query" not in data:
         raise SqlQueryError("POST data must include 'query'")
     query = data["query"]
@@ -192,7 +207,13 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
         )
     statements: list[Statement] = []
     for query, subdict in zip(request.queries, request.subdicts, strict=True):
-        for stmt in sqlparse.parse(query):
+        try:
+            parsed = sqlparse.parse(query)
+        except sqlparse.exceptions.SQLParseError as exc:
+            raise SqlQueryError(
+                f"the query is too complex to check ({exc}); split it or pass values in subdict"
+            ) from exc
+        for stmt in parsed:
             text = str(stmt).strip().rstrip(";").strip()
             first = _first_keyword(stmt)
             if not text or not first:
@@ -218,6 +239,11 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
             )
     if not statements:
         raise SqlQueryError("query contains no SQL statement")
+    if len(statements) > settings.SQL_MAX_STATEMENTS:
+        raise SqlQueryError(
+            f"a request may hold at most {settings.SQL_MAX_STATEMENTS} statements (SQL_MAX_STATEMENTS), "
+            f"this one has {len(statements)}"
+        )
     return statements
 
 
@@ -225,43 +251,40 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
 
 
 def role_for_user(*, user) -> tuple[str, str | None]:
-    """(PostgreSQL role, its password) for a Django user."""
-    if user.groups.filter(name=ADMIN_GROUP).exists():
+    """(PostgreSQL role, its password) for a Django user: the admin role for
+    `elasticc_admin` members, otherwise the user's own member of the broker role."""
+    if is_elasticc_admin(user):
         return settings.SQL_ADMIN_ROLE, settings.SQL_ADMIN_ROLE_PASSWORD
-    return settings.SQL_BROKER_ROLE, settings.SQL_BROKER_ROLE_PASSWORD
+    if not settings.SQL_PER_USER_ROLES:
+        return settings.SQL_BROKER_ROLE, settings.SQL_BROKER_ROLE_PASSWORD
+    try:
+        return user_sql_role(user_id=user.pk)
+    except PermissionError as exc:
+        logger.error("%s", exc)
+        raise SqlQueryError("the server cannot set up your SQL role; tell the site's administrators") from exc
 
 
 def _connect(*, role: str, password: str | None, timeout_ms: int, application_name: str) -> psycopg.Connection:
-    db = connections["default"].settings_dict
     options = (
         f"-c statement_timeout={int(timeout_ms)} -c idle_in_transaction_session_timeout={max(int(timeout_ms), 60000)} "
         "-c TimeZone=UTC"
     )
-    kwargs: dict[str, Any] = {
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "dbname": db["NAME"],
-        "user": role,
-        "options": options,
-        "application_name": application_name[:63],
-        "connect_timeout": 10,
-    }
-    if password:
-        kwargs["password"] = password
-    for key in ("sslmode", "sslrootcert", "sslcert", "sslkey"):
-        if key in db.get("OPTIONS", {}):
-            kwargs[key] = db["OPTIONS"][key]
-    return psycopg.connect(**kwargs)
+    return connect(user=role, password=password, options=options, application_name=application_name[:63])
 
 
 @dataclass
 class _Watchdog:
-    """Cancels the server call in flight once it outlives `timeout_s`."""
+    """Cancels the server call in flight once the request's deadline passes
+    (`timeout_s` after the watchdog was made)."""
 
     conn: psycopg.Connection
     timeout_s: float
     fired: bool = False
     interrupted: bool = False
+    deadline: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deadline = time.monotonic() + self.timeout_s
 
     def cancel(self, *, interrupted: bool = False) -> None:
         self.fired = True
@@ -271,16 +294,26 @@ class _Watchdog:
         except psycopg.Error:
             logger.warning("could not cancel a user query", exc_info=True)
 
-    def call(self, fn, *args, **kwargs):
-        if self.interrupted:
-            raise SqlQueryInterrupted("query interrupted: the runner is shutting down")
-        timer = threading.Timer(self.timeout_s, self.cancel)
+    @contextmanager
+    def armed(self) -> Iterator[None]:
+        """Cancel whatever runs in the block once the deadline passes (a COPY read of many chunks)."""
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.fired = True
+            raise psycopg.errors.QueryCanceled("request deadline passed")
+        timer = threading.Timer(remaining, self.cancel)
         timer.daemon = True
         timer.start()
         try:
-            return fn(*args, **kwargs)
+            yield
         finally:
             timer.cancel()
+
+    def call(self, fn, *args, **kwargs):
+        if self.interrupted:
+            raise SqlQueryInterrupted("query interrupted: the runner is shutting down")
+        with self.armed():
+            return fn(*args, **kwargs)
 
 
 @dataclass
@@ -307,6 +340,12 @@ class SqlStream:
     started: float = field(default_factory=time.monotonic)
     status: str = "ok"
     closed: bool = False
+    lease: SlotLease | None = None
+    row_bytes: float = 0.0  # estimated size of one row, from the rows fetched so far
+    # CSV straight from PostgreSQL (`COPY (query) TO STDOUT`), when the caller asked for it.
+    copy_query: str | None = None
+    first_chunk: bytes | None = None
+    _copy_iter: Iterator[bytes] | None = None
 
     def _error(self, exc: Exception) -> SqlQueryError:
         if isinstance(exc, SqlQueryError):
@@ -314,15 +353,29 @@ class SqlStream:
         if isinstance(exc, psycopg.errors.QueryCanceled) or self.watchdog.fired:
             if self.watchdog.interrupted:
                 return SqlQueryInterrupted("query interrupted: the runner is shutting down")
+            hint = "; submit it as a long query" if self.timeout_setting == "SQL_STATEMENT_TIMEOUT_MS" else ""
             return SqlQueryError(
-                f"query exceeded the statement timeout of {self.timeout_ms} ms (setting {self.timeout_setting})"
+                f"query exceeded the time limit of {self.timeout_ms} ms for the whole request "
+                f"(setting {self.timeout_setting}){hint}"
             )
         return SqlQueryError(str(exc).strip() or exc.__class__.__name__)
+
+    def _batch_size(self) -> int:
+        """Rows for the next fetch: `batch_rows`, fewer when rows are wide."""
+        if self.row_bytes <= 0:
+            return min(self.batch_rows, FIRST_BATCH_ROWS)
+        return max(1, min(self.batch_rows, int(BATCH_BYTES / self.row_bytes)))
+
+    def _measure(self, rows: list[tuple]) -> None:
+        """Estimate the size of a row from a sample of the batch (strings and bytes dominate)."""
+        sample = rows[:: max(1, len(rows) // 20)]
+        size = sum(len(v) if isinstance(v, str | bytes | memoryview) else 16 for row in sample for v in row)
+        self.row_bytes = max(self.row_bytes * 0.5, size / len(sample) + 16)
 
     def _fetch(self) -> list[tuple]:
         if self.cursor is None:
             return []
-        want = self.batch_rows
+        want = self._batch_size()
         if self.max_rows is not None:
             want = min(want, self.max_rows - self.rows_sent + 1)
         rows = self.watchdog.call(self.cursor.fetchmany, want)
@@ -332,11 +385,17 @@ class SqlStream:
                 "add a LIMIT or submit it as a long query"
             )
         self.rows_sent += len(rows)
+        if rows:
+            self._measure(rows)
         return rows
 
     def prefetch(self) -> None:
         """Fetch the first batch, so that early errors are reported before a response starts."""
         try:
+            if self.copy_query is not None:
+                self._copy_iter = self._copy_chunks()
+                self.first_chunk = next(self._copy_iter, b"")
+                return
             self.first_batch = self._fetch()
         except Exception as exc:
             self.status = "error"
@@ -362,6 +421,49 @@ class SqlStream:
         finally:
             self.close()
 
+    def _copy_chunks(self) -> Iterator[bytes]:
+        """The CSV text PostgreSQL writes for `copy_query`, the header line
+        first, in chunks that end at a row end (a partial row waits for the
+        rest). The query asks for one row more than `max_rows`, so an overflow
+        shows as a row too many: it is dropped and becomes the row-cap error."""
+        rows = CsvRowEnds()
+        limit = None if self.max_rows is None else self.max_rows + 2  # the header, the rows, one too many
+        tail = b""
+        with self.watchdog.armed(), self.conn.cursor().copy(self.copy_query) as copy:
+            for data in copy:
+                data = bytes(data)
+                end, over = rows.feed(data, limit=limit)
+                chunk = tail + data
+                if over:
+                    if end >= 0:
+                        yield chunk[: len(tail) + end]
+                    raise SqlQueryError(
+                        f"query returned more than the row limit of {self.max_rows} rows (setting "
+                        f"{self.max_rows_setting}); add a LIMIT or submit it as a long query"
+                    )
+                if end >= 0:
+                    yield chunk[: len(tail) + end]
+                    tail = chunk[len(tail) + end :]
+                else:
+                    tail = chunk
+        if tail:
+            yield tail
+        self.rows_sent = max(rows.count - 1, 0)
+
+    def csv_chunks(self) -> Iterator[bytes]:
+        """The CSV of a `copy_query` stream; raises SqlQueryError on a limit or SQL error."""
+        try:
+            if self.first_chunk:
+                yield self.first_chunk
+            self.first_chunk = None
+            if self._copy_iter is not None:
+                yield from self._copy_iter
+        except (psycopg.Error, SqlQueryError) as exc:
+            self.status = "error"
+            raise self._error(exc) from exc
+        finally:
+            self.close()
+
     def cancel(self) -> None:
         """Stop the run from another thread (the long-query runner on shutdown)."""
         self.watchdog.cancel(interrupted=True)
@@ -377,6 +479,8 @@ class SqlStream:
             pass
         finally:
             self.conn.close()
+            if self.lease is not None:
+                self.lease.release()
         logger.info(
             "sql done user=%s role=%s status=%s rows=%d duration=%.3fs",
             self.user_name,
@@ -392,15 +496,28 @@ def _check_in_transaction(conn: psycopg.Connection) -> None:
         raise SqlQueryError("transaction control is not allowed: every request runs in one rolled-back transaction")
 
 
-def _check_concurrency(conn: psycopg.Connection) -> None:
-    running = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE usename = current_user "
-        "AND application_name = current_setting('application_name')"
-    ).fetchone()[0]
-    if running > MAX_CONCURRENT_PER_USER:
-        raise SqlQueryError(
-            f"too many SQL queries at once: you have {running - 1} running, at most {MAX_CONCURRENT_PER_USER} "
-            "may run at a time; wait for them or use long queries"
+@dataclass(frozen=True)
+class SqlLimits:
+    """The limits one run of user SQL is held to. `timeout_setting` is named
+    in the error a timeout raises; `max_rows` None means no cap (long
+    queries write files); with `limit_concurrency` the run takes a slot of
+    `db.sql_slots` (per-user, site and process caps)."""
+
+    timeout_ms: int
+    timeout_setting: str
+    max_rows: int | None
+    max_rows_setting: str = "SQL_MAX_ROWS"
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    application: str = "desc_sql"
+    limit_concurrency: bool = True
+
+    @classmethod
+    def endpoint(cls) -> SqlLimits:
+        """`/db/runsqlquery/`: SQL_STATEMENT_TIMEOUT_MS and SQL_MAX_ROWS."""
+        return cls(
+            timeout_ms=settings.SQL_STATEMENT_TIMEOUT_MS,
+            timeout_setting="SQL_STATEMENT_TIMEOUT_MS",
+            max_rows=settings.SQL_MAX_ROWS,
         )
 
 
@@ -408,26 +525,23 @@ def start_sql(
     *,
     user,
     request: SqlRequest,
-    timeout_ms: int | None = None,
-    max_rows: int | None = -1,
-    timeout_setting: str = "SQL_STATEMENT_TIMEOUT_MS",
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    limits: SqlLimits | None = None,
     on_open: Callable[[SqlStream], None] | None = None,
-    application: str = "desc_sql",
-    limit_concurrency: bool = True,
+    csv_copy: bool = False,
 ) -> SqlStream:
     """Run all statements of `request` as the user's role and open the last one's result.
 
     Raises SqlQueryError for any error before the first row; the returned
-    stream's `batches()` raises it for errors while rows are read. `max_rows`
-    -1 means the SQL_MAX_ROWS setting, None no cap (long queries). `on_open`
-    receives the stream before any statement runs, so another thread can
-    `cancel()` it at any point. With `limit_concurrency`, a user may have at
-    most MAX_CONCURRENT_PER_USER `application` connections at once.
+    stream's `batches()` raises it for errors while rows are read. `limits`
+    default to the endpoint's. `on_open` receives the stream before any
+    statement runs, so another thread can `cancel()` it at any point. With
+    `csv_copy`, a row-returning last statement is read as CSV through
+    `COPY (...) TO STDOUT` (`SqlStream.csv_chunks`): PostgreSQL formats the
+    rows, so no value passes through Python, several times faster than
+    fetching rows; still inside the same role, transaction and limits.
     """
     statements = plan_statements(request=request)
-    timeout_ms = settings.SQL_STATEMENT_TIMEOUT_MS if timeout_ms is None else timeout_ms
-    max_rows = settings.SQL_MAX_ROWS if max_rows == -1 else max_rows
+    limits = limits or SqlLimits.endpoint()
     role, password = role_for_user(user=user)
     user_name = user.get_username()
     logger.info(
@@ -437,34 +551,48 @@ def start_sql(
         list(request.queries),
         list(request.subdicts),
     )
+    lease = None
+    if limits.limit_concurrency:
+        try:
+            lease = acquire_slot(user_id=user.pk, timeout_ms=limits.timeout_ms)
+        except SqlBusy as exc:
+            raise SqlQueryError(str(exc)) from exc
     try:
         conn = _connect(
-            role=role, password=password, timeout_ms=timeout_ms, application_name=f"{application}:{user_name}"
+            role=role,
+            password=password,
+            timeout_ms=limits.timeout_ms,
+            application_name=f"{limits.application}:{user_name}",
         )
+        if lease is not None:
+            lease.attach_backend(conn.info.backend_pid)
     except psycopg.Error as exc:
+        if lease is not None:
+            lease.release()
         logger.error("sql cannot connect as %s: %s", role, exc)
         raise SqlQueryError(f"cannot connect to the database as role {role}") from exc
     conn.read_only = not any(statement.creates_temp for statement in statements)
     stream = SqlStream(
         user_name=user_name,
         role=role,
-        timeout_ms=timeout_ms,
-        timeout_setting=timeout_setting,
-        max_rows=max_rows,
-        max_rows_setting="SQL_MAX_ROWS",
+        timeout_ms=limits.timeout_ms,
+        timeout_setting=limits.timeout_setting,
+        max_rows=limits.max_rows,
+        max_rows_setting=limits.max_rows_setting,
         conn=conn,
-        watchdog=_Watchdog(conn=conn, timeout_s=timeout_ms / 1000),
-        batch_rows=batch_rows,
+        watchdog=_Watchdog(conn=conn, timeout_s=limits.timeout_ms / 1000),
+        batch_rows=limits.batch_rows,
+        lease=lease,
     )
     if on_open is not None:
         on_open(stream)
     try:
-        if limit_concurrency:
-            _check_concurrency(conn)
         last = len(statements) - 1
         plain = conn.cursor()
         for index, statement in enumerate(statements):
-            if statement.streamable:
+            if index == last and csv_copy and statement.streamable:
+                stream.copy_query = _copy_query(conn, statement, max_rows=limits.max_rows)
+            elif statement.streamable:
                 cursor = conn.cursor(name=f"desc_sql_{uuid.uuid4().hex}")
                 stream.watchdog.call(cursor.execute, statement.text, statement.params)
                 _check_in_transaction(conn)
@@ -478,7 +606,9 @@ def start_sql(
                 _check_in_transaction(conn)
                 if index == last and plain.description is not None:
                     stream.cursor = plain
-        if stream.cursor is not None and stream.cursor.description is not None:
+        if stream.copy_query is not None:
+            pass
+        elif stream.cursor is not None and stream.cursor.description is not None:
             stream.columns = [column.name for column in stream.cursor.description]
             stream.type_oids = [column.type_code for column in stream.cursor.description]
         else:
@@ -493,9 +623,20 @@ def start_sql(
     return stream
 
 
-def run_sql(*, user, request: SqlRequest, **kwargs: Any) -> tuple[list[str], list[tuple]]:
+def _copy_query(conn: psycopg.Connection, statement: Statement, *, max_rows: int | None) -> str:
+    """`COPY (<statement>) TO STDOUT` as CSV with a header. COPY takes no bind
+    parameters, so the values are quoted into the text by psycopg's client-side
+    binding (the same literals the server would see); a row cap asks for one
+    row more, which tells an overflow from a result of exactly `max_rows`."""
+    text = psycopg.ClientCursor(conn).mogrify(statement.text, statement.params) if statement.params else statement.text
+    if max_rows is not None:
+        text = f"SELECT * FROM ({text}) AS desc_result LIMIT {int(max_rows) + 1}"
+    return f"COPY ({text}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+
+
+def run_sql(*, user, request: SqlRequest, limits: SqlLimits | None = None) -> tuple[list[str], list[tuple]]:
     """All rows at once, for small internal uses and tests (capped like the endpoint)."""
-    stream = start_sql(user=user, request=request, **kwargs)
+    stream = start_sql(user=user, request=request, limits=limits)
     rows: list[tuple] = []
     for batch in stream.batches():
         rows.extend(batch)

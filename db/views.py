@@ -1,4 +1,4 @@
-"""SQL over HTTP (spec/http-api.md, "SQL over HTTP" and "Long queries").
+"""SQL over HTTP (README, "SQL over HTTP and long queries").
 
 Thin DRF views: validation and execution live in db.sql_runner, encoding in
 db.result_formats, the queue in db.long_queries. DRF gives session (with CSRF),
@@ -9,6 +9,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, AuthenticationFailed, NotAuthenticated, PermissionDenied, Throttled
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +17,7 @@ from db import long_queries
 from db.models import LongQuery
 from db.result_formats import ResponseChunks, csv_chunks, json_chunks
 from db.sql_runner import SqlQueryError, parse_sql_request, start_sql
+from tom_desc.api.errors import flatten_detail as _flatten
 
 QUERY_BODY = inline_serializer(
     "SqlQueryRequest",
@@ -35,17 +37,37 @@ LONG_QUERY_BODY = inline_serializer(
         "format": serializers.ChoiceField(choices=LongQuery.Format.values, required=False, default="csv"),
     },
 )
+RESULT_CONTENT_TYPES = {
+    LongQuery.Format.CSV: "text/csv",
+    LongQuery.Format.PARQUET: "application/vnd.apache.parquet",
+    LongQuery.Format.PANDAS: "application/octet-stream",
+}
 ERROR = OpenApiResponse(
     inline_serializer("SqlError", {"status": serializers.CharField(), "error": serializers.CharField()}),
     description='{"status": "error", "error": "<message>"}',
 )
 
 
-def _error(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response({"status": "error", "error": message}, status=code)
+def _error(message: str) -> Response:
+    """An SQL-endpoint error: HTTP 200 with `status: error`, as the original
+    answered; its clients raise on any other status and lose the message."""
+    return Response({"status": "error", "error": message}, status=status.HTTP_200_OK)
 
 
-class RunSqlQueryView(APIView):
+class SqlApiView(APIView):
+    """Base of the SQL endpoints: every failure but authentication and
+    permission (401/403) is an HTTP 200 `{"status": "error", "error"}`,
+    including a body that is not JSON."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, APIException) and not isinstance(
+            exc, NotAuthenticated | AuthenticationFailed | PermissionDenied | Throttled
+        ):
+            return _error(_flatten(exc.detail))
+        return super().handle_exception(exc)
+
+
+class RunSqlQueryView(SqlApiView):
     @extend_schema(
         request=QUERY_BODY,
         responses={
@@ -55,7 +77,6 @@ class RunSqlQueryView(APIView):
                 "(or CSV with format=csv); an error after rows were sent ends the JSON with "
                 '"status": "error" (CSV: a last line "#ERROR: ...").',
             ),
-            400: ERROR,
         },
         summary="Run read-only SQL as your database role",
     )
@@ -65,7 +86,7 @@ class RunSqlQueryView(APIView):
             fmt = request.data.get("format", "json")
             if fmt not in ("json", "csv"):
                 raise SqlQueryError("format must be json or csv")
-            stream = start_sql(user=request.user, request=sql_request)
+            stream = start_sql(user=request.user, request=sql_request, csv_copy=fmt == "csv")
         except SqlQueryError as exc:
             return _error(str(exc))
         if fmt == "csv":
@@ -75,14 +96,18 @@ class RunSqlQueryView(APIView):
         return StreamingHttpResponse(ResponseChunks(stream, json_chunks(stream)), content_type="application/json")
 
 
-class SubmitSqlQueryView(APIView):
+class SubmitSqlQueryView(SqlApiView):
     @extend_schema(
         request=LONG_QUERY_BODY,
         responses={
             200: inline_serializer(
-                "LongSqlQuerySubmitted", {"status": serializers.CharField(), "queryid": serializers.UUIDField()}
+                "LongSqlQuerySubmitted",
+                {
+                    "status": serializers.CharField(help_text='"ok", or "error" with `error`'),
+                    "queryid": serializers.UUIDField(required=False),
+                    "error": serializers.CharField(required=False),
+                },
             ),
-            400: ERROR,
         },
         summary="Queue a long SQL query",
     )
@@ -101,44 +126,43 @@ def _own_query(request, queryid) -> LongQuery | None:
     return LongQuery.objects.filter(pk=queryid, user=request.user).first()
 
 
-class CheckSqlQueryView(APIView):
+class CheckSqlQueryView(SqlApiView):
     @extend_schema(
         request=None,
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="queryid, status, times, error"), 404: ERROR},
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="queryid, status, times, error")},
         summary="Status of one of your long queries",
     )
     def post(self, request, queryid):
         query = _own_query(request, queryid)
         if query is None:
-            return _error(f"no query {queryid} of yours", status.HTTP_404_NOT_FOUND)
+            return _error(f"no query {queryid} of yours")
         return Response(long_queries.query_status(query=query))
 
     get = post
 
 
-class GetSqlQueryResultsView(APIView):
+class GetSqlQueryResultsView(SqlApiView):
     @extend_schema(
         request=None,
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, "application/vnd.apache.parquet"): OpenApiTypes.BINARY,
-            404: ERROR,
-            409: ERROR,
-            410: ERROR,
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (200, "application/json"): ERROR,
         },
         summary="Result file of one of your finished long queries",
     )
     def post(self, request, queryid):
         query = _own_query(request, queryid)
         if query is None:
-            return _error(f"no query {queryid} of yours", status.HTTP_404_NOT_FOUND)
+            return _error(f"no query {queryid} of yours")
         try:
             path = long_queries.result_file(query=query)
         except SqlQueryError as exc:
-            return _error(str(exc), status.HTTP_409_CONFLICT)
+            return _error(str(exc))
         except FileNotFoundError as exc:
-            return _error(str(exc), status.HTTP_410_GONE)
-        content_type = "text/csv" if query.format == LongQuery.Format.CSV else "application/vnd.apache.parquet"
+            return _error(str(exc))
+        content_type = RESULT_CONTENT_TYPES[query.format]
         return FileResponse(path.open("rb"), content_type=content_type, filename=path.name)
 
     get = post

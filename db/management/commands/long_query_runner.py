@@ -7,7 +7,6 @@ thread while the main thread only waits: Python runs signal handlers in the
 main thread, which must therefore never sit inside libpq for a whole query.
 """
 
-import signal
 import threading
 import time
 
@@ -16,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from db import long_queries
+from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
 class Command(BaseCommand):
@@ -43,7 +43,6 @@ class Command(BaseCommand):
             return
         if options["poll"] <= 0:
             raise CommandError("--poll must be > 0")
-        stop = threading.Event()
         runner_id = long_queries.new_runner_id()
         retention = options["retention_days"]
         retention = settings.LONG_QUERY_RETENTION_DAYS if retention is None else retention
@@ -60,18 +59,14 @@ class Command(BaseCommand):
             finally:
                 connection.close()
 
-        def request_stop(signum, frame) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
         if options["loop"]:
             self.stdout.write(f"runner {runner_id} polling every {options['poll']} s")
             self.stdout.flush()
-        worker = threading.Thread(target=work, name="long-query-runner")
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.5)
+        with stop_requested_by_signals() as stop:
+            worker = threading.Thread(target=work, name="long-query-runner")
+            worker.start()
+            while worker.is_alive():
+                worker.join(0.5)
         if "error" in outcome:
             raise outcome["error"]
         if options["once"]:
