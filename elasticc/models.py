@@ -2,7 +2,7 @@
 
 Table and column names are a public contract (users query them over SQL): the
 tables are `elasticc_<thing>` and every column is the lower-cased Avro field
-name (spec/data-model.md). Avro `float` fields are PostgreSQL `real`, `double`
+name (README, "Data model in brief"). Avro `float` fields are PostgreSQL `real`, `double`
 and `long` fields `double precision` and `bigint`.
 
 The three biggest tables are declaratively partitioned; Django sees them as
@@ -12,10 +12,12 @@ keys in PostgreSQL must contain the partition key, so the key Django uses
 docstring says so.
 """
 
+from django.conf import settings
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Coalesce, Now
 
-from elasticc.columns import HOSTGAL_AVRO_FIELDS
+from elasticc.avro.columns import HOSTGAL_AVRO_FIELDS
+from elasticc.taxonomy import taxonomies
 
 
 class RealField(models.FloatField):
@@ -77,7 +79,6 @@ class DiaSource(models.Model):
         return f"diaSource {self.diasourceid}"
 
 
-
 class DiaForcedSource(models.Model):
     """Forced photometry at one epoch of one object.
 
@@ -90,9 +91,7 @@ class DiaForcedSource(models.Model):
     """
 
     diaforcedsourceid = models.BigIntegerField(primary_key=True)
-    diaobject = models.ForeignKey(
-        DiaObject, on_delete=models.DO_NOTHING, db_column="diaobjectid", db_constraint=False
-    )
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.DO_NOTHING, db_column="diaobjectid", db_constraint=False)
     ccdvisitid = models.BigIntegerField(null=True)
     midpointtai = models.FloatField()
     filtername = models.TextField()
@@ -106,7 +105,6 @@ class DiaForcedSource(models.Model):
 
     def __str__(self) -> str:
         return f"diaForcedSource {self.diaforcedsourceid}"
-
 
 
 class DiaAlert(models.Model):
@@ -129,7 +127,6 @@ class DiaAlert(models.Model):
         return f"alert {self.alertid}"
 
 
-
 class DiaTruth(models.Model):
     """Simulation truth for one epoch (detected or not) of one object.
 
@@ -149,7 +146,6 @@ class DiaTruth(models.Model):
 
     def __str__(self) -> str:
         return f"truth of source {self.diasourceid}"
-
 
 
 class DiaObjectTruth(models.Model):
@@ -199,11 +195,18 @@ class DiaObjectTruth(models.Model):
         return f"truth of object {self.diaobjectid}"
 
 
-
 class BrokerClassifier(models.Model):
     """One classifier of one broker version. Registering a new one creates its
     partition of `elasticc_brokerclassification` in the same transaction (an
-    AFTER INSERT trigger, so every code path gets it)."""
+    AFTER INSERT trigger, so every code path gets it).
+
+    Its metrics are computed in one taxonomy, `evaluatedtaxonomy`: the one an
+    admin (`manage.py set_classifier_taxonomy`, the classifier page) or its
+    brokerpoll source chose (`taxonomy`; null = none chose), else the default
+    decided when it was registered from the schema version and classIds of
+    its first messages (`defaulttaxonomy`, see
+    `elasticc.taxonomy.taxonomies.default_taxonomy`). A generated column, so
+    SQL users read the answer rather than re-implementing the rule."""
 
     classifierid = models.AutoField(primary_key=True)
     brokername = models.TextField()
@@ -211,6 +214,21 @@ class BrokerClassifier(models.Model):
     classifiername = models.TextField()
     classifierparams = models.TextField()
     modified = models.DateTimeField(db_default=Now())
+    taxonomy = models.TextField(choices=taxonomies.CHOICES, null=True, blank=True)
+    defaulttaxonomy = models.TextField(choices=taxonomies.CHOICES, db_default=taxonomies.ELASTICC)
+    evaluatedtaxonomy = models.GeneratedField(
+        expression=Coalesce("taxonomy", "defaulttaxonomy"), output_field=models.TextField(), db_persist=True
+    )
+    # The broker account whose REST PUT registered it (null: brokerpoll or
+    # before this was recorded): what BROKER_MAX_CLASSIFIERS_PER_ACCOUNT counts.
+    registeredby = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_column="registeredby",
+        related_name="+",
+    )
 
     class Meta:
         db_table = "elasticc_brokerclassifier"
@@ -258,13 +276,13 @@ class BrokerMessage(models.Model):
         return f"brokerMessage {self.brokermessageid}"
 
 
-
 class BrokerClassification(models.Model):
     """One (classId, probability) of one classifier in one broker message.
 
     Partitioned LIST by `classifierid` (one partition per classifier plus a
-    DEFAULT); the PostgreSQL primary key is (`classificationid`,
-    `classifierid`). The foreign keys are not enforced by PostgreSQL (bulk
+    DEFAULT); the PostgreSQL primary key is the natural identity
+    (`brokermessageid`, `classifierid`, `classid`), the one index, which
+    every read uses (migration 0016). The foreign keys are not enforced by PostgreSQL (bulk
     ingest writes message and classifications in one statement batch).
     """
 
@@ -285,11 +303,14 @@ class BrokerClassification(models.Model):
         return f"classification {self.classificationid}"
 
 
-
 class ClassId(models.Model):
-    """The ELAsTiCC taxonomy: 1 digit broad class, 2 category, 3 exact."""
+    """The two class taxonomies (`elasticc.taxonomy.taxonomies`), keyed by
+    taxonomy and classId: ELAsTiCC (1 digit broad class, 2 category, 3
+    exact) and ELAsTiCC2 (levels 1 broad, 2 general, 3 category, 4 exact)."""
 
-    classid = models.IntegerField(primary_key=True)
+    pk = models.CompositePrimaryKey("taxonomy", "classid")
+    taxonomy = models.TextField(choices=taxonomies.CHOICES)
+    classid = models.IntegerField()
     name = models.TextField()
     parent = models.IntegerField(null=True)
     level = models.SmallIntegerField()
@@ -298,13 +319,14 @@ class ClassId(models.Model):
         db_table = "elasticc_classid"
 
     def __str__(self) -> str:
-        return f"{self.classid} {self.name}"
+        return f"{self.taxonomy} {self.classid} {self.name}"
 
 
 class GentypeOfClassId(models.Model):
     """For a classId, the SNANA gentypes that are exactly that class (null
     where no model exists): which classId a perfect broker gives an object."""
 
+    taxonomy = models.TextField(choices=taxonomies.CHOICES)
     classid = models.IntegerField()
     gentype = models.IntegerField(null=True)
     description = models.TextField()
@@ -317,15 +339,18 @@ class GentypeOfClassId(models.Model):
         return f"classId {self.classid} <- gentype {self.gentype}"
 
 
-
 class ClassIdOfGentype(models.Model):
     """For a classId at any level, every gentype it covers, with whether it is
-    the exact class or the category of that gentype."""
+    the exact class, the category, the general class or the broad class of that
+    gentype. ELAsTiCC has no general level: its rows have `generalmatch` null."""
 
+    taxonomy = models.TextField(choices=taxonomies.CHOICES)
     classid = models.IntegerField()
     gentype = models.IntegerField()
     exactmatch = models.BooleanField()
     categorymatch = models.BooleanField()
+    generalmatch = models.BooleanField(null=True)
+    broadmatch = models.BooleanField()
     description = models.TextField()
 
     class Meta:
@@ -336,13 +361,12 @@ class ClassIdOfGentype(models.Model):
         return f"gentype {self.gentype} -> classId {self.classid}"
 
 
-
 class RowCountDelta(models.Model):
     """Row-count bookkeeping kept by statement-level triggers.
 
     Each INSERT/DELETE statement on a counted table appends one row with its
     net change, so writers never contend on a shared counter row; reading a
-    count sums the deltas of one key (see `elasticc.selectors.row_count`) and
+    count sums the deltas of one key (see `elasticc.read.counts.row_count`) and
     `elasticc_compact_rowcounts()` folds them periodically.
     """
 
@@ -355,3 +379,112 @@ class RowCountDelta(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} {self.delta:+d}"
+
+
+# How users see the table names (loader summaries, the front page, the summary).
+TABLE_LABELS: dict[str, str] = {
+    "elasticc_diaobject": "objects",
+    "elasticc_diasource": "sources",
+    "elasticc_diaforcedsource": "forced sources",
+    "elasticc_diaalert": "alerts",
+    "elasticc_diatruth": "truth",
+    "elasticc_diaobjecttruth": "object truth",
+    "elasticc_brokermessage": "broker messages",
+    "elasticc_brokerclassification": "classifications",
+}
+
+
+class MetricsRefreshLock(models.Model):
+    """One row that a running metrics refresh holds `FOR UPDATE` on a connection
+    of its own (`elasticc.metrics.refresh`), so refreshes never overlap.
+
+    A row lock rather than an advisory lock, because any database user can take
+    an advisory lock on any key (and so could starve the refresh), while
+    locking this row needs UPDATE on it, which the SQL roles never have.
+    """
+
+    id = models.SmallIntegerField(primary_key=True)
+
+    class Meta:
+        db_table = "elasticc_metricsrefreshlock"
+
+    def __str__(self) -> str:
+        return "metrics refresh lock"
+
+
+# --- follow-up coordination (elasticc/followup/) --------------------------------------------
+# Decisions of people about objects, not simulation truth: both SQL roles read
+# them (elasticc/access/sql_roles.py). Objects are real foreign keys, so a
+# request about an unknown object cannot be stored.
+
+
+class WantedSpectrum(models.Model):
+    """A requester (a program such as RESSPECT) wants a spectrum of an object.
+
+    One row per (object, requester): asking again replaces priority, user and time."""
+
+    wantedspectrumid = models.BigAutoField(primary_key=True)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    requester = models.TextField()
+    priority = models.SmallIntegerField(help_text="0..5, 5 the most urgent.")
+    user = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, db_column="userid")
+    wanttime = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "elasticc_wantedspectrum"
+        constraints = [
+            models.UniqueConstraint(fields=["diaobject", "requester"], name="elasticc_wantedspectrum_unique"),
+            models.CheckConstraint(
+                condition=models.Q(priority__gte=0, priority__lte=5), name="elasticc_wantedspectrum_priority"
+            ),
+        ]
+        indexes = [models.Index(fields=["wanttime"], name="elasticc_wantedspectrum_t")]
+
+    def __str__(self) -> str:
+        return f"{self.requester} wants {self.diaobject_id} (priority {self.priority})"
+
+
+class PlannedSpectrum(models.Model):
+    """A facility plans to take a spectrum of an object; one plan per (object, facility)."""
+
+    plannedspectrumid = models.BigAutoField(primary_key=True)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    facility = models.TextField()
+    plantime = models.DateTimeField()
+    comment = models.TextField(blank=True, default="")
+    user = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, db_column="userid")
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "elasticc_plannedspectrum"
+        constraints = [
+            models.UniqueConstraint(fields=["diaobject", "facility"], name="elasticc_plannedspectrum_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="elasticc_plannedspectrum_t")]
+
+    def __str__(self) -> str:
+        return f"{self.facility} plans {self.diaobject_id} at {self.plantime:%Y-%m-%d %H:%M}"
+
+
+class SpectrumInfo(models.Model):
+    """What a spectrum of an object showed: redshift (null when unknown) and
+    ELAsTiCC2 classId, as reported by a facility."""
+
+    spectruminfoid = models.BigAutoField(primary_key=True)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    facility = models.TextField()
+    mjd = models.FloatField()
+    z = models.FloatField(null=True)
+    classid = models.IntegerField(help_text="ELAsTiCC2 taxonomy; 300 = NotClassified.")
+    user = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, db_column="userid")
+    reportedat = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        db_table = "elasticc_spectruminfo"
+        indexes = [
+            models.Index(fields=["diaobject", "mjd"], name="elasticc_spectruminfo_obj"),
+            models.Index(fields=["mjd"], name="elasticc_spectruminfo_mjd"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility} spectrum of {self.diaobject_id} at MJD {self.mjd}"

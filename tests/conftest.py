@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from tests.builders import PASSWORD, make_user
 from tom_desc.local_services import port_open
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SHARED_DIR = BASE_DIR.parent / "shared"
-PASSWORD = "correct-horse-battery-staple"
+__all__ = ["PASSWORD"]
 
 
 @pytest.fixture(autouse=True)
@@ -31,6 +32,15 @@ def _unhashed_static_files(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """allauth keeps its login rate limits in the cache, which outlives a test:
+    every test starts with the whole budget (all test clients share one IP)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture(scope="session")
@@ -53,29 +63,22 @@ def artifacts_dir() -> Path:
     return path
 
 
-def _user(username: str, *groups: str, staff: bool = False) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD, is_staff=staff)
-    for name in groups:
-        user.groups.add(Group.objects.get_or_create(name=name)[0])
-    return user
-
-
 @pytest.fixture
 def admin_user(db) -> User:
     """A member of elasticc_admin (sees truth, admin SQL role)."""
-    return _user("desc_admin", "elasticc_admin", staff=True)
+    return make_user("desc_admin", "elasticc_admin", staff=True)
 
 
 @pytest.fixture
 def broker_user(db) -> User:
     """A member of elasticc_broker (may PUT broker messages)."""
-    return _user("desc_broker", "elasticc_broker")
+    return make_user("desc_broker", "elasticc_broker")
 
 
 @pytest.fixture
 def plain_user(db) -> User:
     """A logged-in user with no ELAsTiCC group."""
-    return _user("desc_user")
+    return make_user("desc_user")
 
 
 @pytest.fixture

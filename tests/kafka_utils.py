@@ -10,7 +10,12 @@ from __future__ import annotations
 import socket
 import time
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from elasticc.avro import codec as avro_codec
+
+CLASSES = (111, 112, 113, 114, 115, 135, 131)  # 7 classifications per message
 
 
 def free_port() -> int:
@@ -63,3 +68,80 @@ def read_topic(bootstrap: str, topic: str, idle: float = 2.0, timeout: float = 6
         return sorted(messages, key=lambda m: (m.partition(), m.offset()))
     finally:
         consumer.close()
+
+
+def make_topic(bootstrap: str, topic: str, partitions: int = 2) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    futures[topic].result(timeout=20)
+
+
+def record(alert: int, version: str = "v0_9_1", *, classid: int | None = None) -> dict:
+    now_ms = int(time.time() * 1000)
+    base = {
+        "alertId": alert,
+        "diaSourceId": alert * 10,
+        "elasticcPublishTimestamp": now_ms - 2000,
+        "brokerIngestTimestamp": now_ms - 1000,
+        "brokerName": "TestBroker",
+        "brokerVersion": "v1.0",
+    }
+    probs = [(c, 1 / len(CLASSES)) for c in CLASSES]
+    if classid is not None:
+        probs[0] = (classid, probs[0][1])
+    if version == "v0_9_1":
+        return {
+            **base,
+            "classifierName": "RandomSNType",
+            "classifierParams": "Perfect",
+            "classifications": [{"classId": c, "probability": p} for c, p in probs],
+        }
+    return {
+        **base,
+        "classifications": [
+            {"classifierName": "NugentClassifier", "classifierParams": "100%", "classId": 111, "probability": 1.0},
+            {"classifierName": "Multi", "classifierParams": "a", "classId": 121, "probability": 0.25},
+            {"classifierName": "Multi", "classifierParams": "a", "classId": 122, "probability": 0.75},
+            {"classifierName": "Multi", "classifierParams": "b", "classId": 221, "probability": 1.0},
+        ],
+    }
+
+
+def produce(bootstrap: str, topic: str, payloads: list[bytes], partitions: int = 2) -> dict[int, int]:
+    """Produce `payloads` round-robin over `partitions`; returns the end
+    offset (last delivered offset + 1) of every partition written."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
+    failures = []
+    ends: dict[int, int] = {}
+
+    def delivered(err, msg):
+        if err is not None:
+            failures.append(err)
+        else:
+            ends[msg.partition()] = max(ends.get(msg.partition(), 0), msg.offset() + 1)
+
+    for i, payload in enumerate(payloads):
+        while True:
+            try:
+                producer.produce(topic, payload, partition=i % partitions, on_delivery=delivered)
+                break
+            except BufferError:
+                producer.poll(0.1)
+        producer.poll(0)
+    assert producer.flush(30) == 0
+    assert not failures
+    return ends
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, partitions: int = 2) -> dict[int, int]:
+    """The offsets `group` committed for `topic` (negative: none)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=20)
+        return {tp.partition: tp.offset for tp in tps}
+    finally:
+        consumer.close()
+
+
+def encode(records: list[dict], version: str = "v0_9_1") -> list[bytes]:
+    return avro_codec.encode_many(records, "brokerClassification", version)

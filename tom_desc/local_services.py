@@ -214,13 +214,14 @@ class PgCluster:
 
     def ensure_database(self, name: str) -> None:
         import psycopg
+        from psycopg import sql
 
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
         ) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{name}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
     def down(self) -> str:
         if not self.running_pid():

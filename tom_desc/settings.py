@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE
 from tom_common.default_settings import *  # noqa: F403  (TOM Toolkit defaults)
 from tom_common.default_settings import (
     TOMTOOLKIT_INSTALLED_APPS,
@@ -82,9 +83,31 @@ MIDDLEWARE = [
 ]
 # API clients get JSON 403s, not TOM's redirect to the login page (see the module).
 MIDDLEWARE = [
-    "elasticc.api.middleware.Raise403Middleware" if name == "tom_common.middleware.Raise403Middleware" else name
+    "tom_desc.api.middleware.Raise403Middleware" if name == "tom_common.middleware.Raise403Middleware" else name
     for name in MIDDLEWARE
 ]
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+
+# Content-Security-Policy (django-csp): every asset is vendored, so only this
+# site. Inline <script> blocks run only with the per-response nonce
+# (`{{ request.csp_nonce }}`), so injected markup cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        # Alpine's standard build compiles its x-* expressions with Function().
+        "script-src": [SELF, NONCE, UNSAFE_EVAL],
+        # Plotly and Bootstrap set element styles, and Plotly adds <style> rules.
+        "style-src": [SELF, UNSAFE_INLINE],
+        # Plotly's toolbar icons and PNG download are data:/blob: images.
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 ROOT_URLCONF = "tom_desc.urls"
 WSGI_APPLICATION = "tom_desc.wsgi.application"
@@ -93,7 +116,7 @@ SITE_ID = 1
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "tom_desc" / "templates"],
+        "DIRS": [BASE_DIR / "tom_desc" / "templates", BASE_DIR / "elasticc" / "pages" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -108,7 +131,7 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 # DATABASE_URL wins; otherwise DB_HOST/DB_PORT/DB_NAME/DB_USER/DB_PASS, whose
-# defaults match the project-local cluster that scripts/services.py starts.
+# defaults match the project-local cluster that tom_desc/local_services.py starts.
 if os.environ.get("DATABASE_URL"):
     _db = dj_database_url.parse(os.environ["DATABASE_URL"])
 else:
@@ -136,11 +159,29 @@ SQL_ADMIN_ROLE = os.environ.get("SQL_ADMIN_ROLE", "elasticc_ro_admin")
 SQL_BROKER_ROLE = os.environ.get("SQL_BROKER_ROLE", "elasticc_ro_broker")
 SQL_ADMIN_ROLE_PASSWORD = env_secret("SQL_ADMIN_ROLE_PASSWORD")
 SQL_BROKER_ROLE_PASSWORD = env_secret("SQL_BROKER_ROLE_PASSWORD")
+# Limits of /db/runsqlquery/ (SECURITY.md): the timeout covers the whole request.
 SQL_STATEMENT_TIMEOUT_MS = int(os.environ.get("SQL_STATEMENT_TIMEOUT_MS", "60000"))
 SQL_MAX_ROWS = int(os.environ.get("SQL_MAX_ROWS", "1000000"))
+SQL_MAX_STATEMENTS = int(os.environ.get("SQL_MAX_STATEMENTS", "100"))
+SQL_MAX_RESPONSE_BYTES = int(os.environ.get("SQL_MAX_RESPONSE_BYTES", str(2 * 1024**3)))
+SQL_MAX_CONCURRENT_PER_USER = int(os.environ.get("SQL_MAX_CONCURRENT_PER_USER", "4"))
+SQL_MAX_CONCURRENT_TOTAL = int(os.environ.get("SQL_MAX_CONCURRENT_TOTAL", "8"))
+# Web threads of one process that may run SQL at once (the rest keep serving pages).
+SQL_MAX_CONCURRENT_PER_PROCESS = int(os.environ.get("SQL_MAX_CONCURRENT_PER_PROCESS", "2"))
+# Non-admins run SQL as a login role of their own (member of SQL_BROKER_ROLE),
+# so no user sees or signals another's queries; needs CREATEROLE (SECURITY.md).
+SQL_PER_USER_ROLES = env_bool("SQL_PER_USER_ROLES", True)
 LONG_QUERY_DIR = Path(os.environ.get("LONG_QUERY_DIR", VAR_DIR / "long_queries"))
 LONG_QUERY_TIMEOUT_MS = int(os.environ.get("LONG_QUERY_TIMEOUT_MS", str(6 * 3600 * 1000)))
 LONG_QUERY_RETENTION_DAYS = int(os.environ.get("LONG_QUERY_RETENTION_DAYS", "7"))
+LONG_QUERY_MAX_PENDING_PER_USER = int(os.environ.get("LONG_QUERY_MAX_PENDING_PER_USER", "10"))
+LONG_QUERY_MAX_ROWS = int(os.environ.get("LONG_QUERY_MAX_ROWS", str(500_000_000)))
+LONG_QUERY_MAX_BYTES = int(os.environ.get("LONG_QUERY_MAX_BYTES", str(20 * 1024**3)))
+
+# Truth-derived pages (confusion matrices, probability of the true class, the
+# truth summary) are for elasticc_admin members during a challenge; 1 opens
+# them to every logged-in user afterwards (SECURITY.md).
+ELASTICC_TRUTH_PUBLIC = env_bool("ELASTICC_TRUTH_PUBLIC")
 
 # --- Kafka ----------------------------------------------------------------
 KAFKA_BOOTSTRAP_SERVERS = (
@@ -148,9 +189,13 @@ KAFKA_BOOTSTRAP_SERVERS = (
 )
 ALERT_TOPIC = os.environ.get("ALERT_TOPIC", "elasticc-alerts")
 ALERT_DDF_TOPIC = os.environ.get("ALERT_DDF_TOPIC", "")
+ALERT_DDF_LIMITED_TOPIC = os.environ.get("ALERT_DDF_LIMITED_TOPIC", "")
 ALERT_SCHEMA_VERSION = os.environ.get("ALERT_SCHEMA_VERSION", "v0_9_1")
-# brokerpoll sources: a JSON/YAML file path; see elasticc/brokerpoll_config.py.
+# brokerpoll sources: a JSON/YAML file path; see elasticc/brokers/sources.py.
 BROKERPOLL_CONFIG = os.environ.get("BROKERPOLL_CONFIG", "")
+# Classifiers one broker account may register over REST PUT (abuse bound:
+# each is a partition of elasticc_brokerclassification).
+BROKER_MAX_CLASSIFIERS_PER_ACCOUNT = int(os.environ.get("BROKER_MAX_CLASSIFIERS_PER_ACCOUNT", "50"))
 
 # --- Auth -----------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"
@@ -171,16 +216,21 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "tom_desc.api.auth.RateLimitedBasicAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "tom_desc.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tom_desc.api.schema.PublicDescriptionSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "EXCEPTION_HANDLER": "tom_desc.api_errors.json_exception_handler",
+    "EXCEPTION_HANDLER": "tom_desc.api.errors.json_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "DESC TOM API",
@@ -190,10 +240,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "PREPROCESSING_HOOKS": ["elasticc.api.schema.project_endpoints"],
+    "PREPROCESSING_HOOKS": ["tom_desc.api.openapi.project_endpoints"],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "elasticc.api.schema.add_plain_django_endpoints",
+        "tom_desc.api.openapi.add_plain_django_endpoints",
     ],
 }
 
@@ -232,8 +282,15 @@ FACILITIES = {}
 TOM_FACILITY_CLASSES = []
 TOM_ALERT_CLASSES = []
 HOOKS = {}
-AUTH_STRATEGY = "READ_ONLY"
-OPEN_URLS = []
+# Nothing of TOM Toolkit (targets, data services, user pages) is served to
+# anonymous users: they get a 403, which the JSON-403 middleware turns into the
+# login page. Our API prefixes stay open here because their views check the
+# login themselves: DRF authenticates tokens and Basic (which this middleware,
+# seeing only sessions, cannot) and answers anonymous clients with a JSON 403,
+# and our pages redirect to the login page. ('/elasticc*' covers '/elasticc2/';
+# browsers fetch /favicon.ico on the login page too.)
+AUTH_STRATEGY = "LOCKED"
+OPEN_URLS = ["/elasticc*", "/db*", "/api/*", "/favicon.ico"]
 TARGET_PERMISSIONS_ONLY = True
 HINTS_ENABLED = False
 EXTRA_FIELDS = []

@@ -1,2 +1,2 @@
-"""The REST API of the ELAsTiCC app (spec/http-api.md): simulation tables,
+"""The REST API of the ELAsTiCC app (README, "REST API"): simulation tables,
 alerts, truth, broker messages, taxonomy, with keyset pagination."""

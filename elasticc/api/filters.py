@@ -6,13 +6,15 @@ stays an index range scan. Parameter names are the camelCase Avro names of
 the filtered field; id lists are comma-separated (at most `MAX_IDS` ids).
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
-from elasticc.api_selectors import box_filter, cone_filter
 from elasticc.models import (
     BrokerClassification,
     BrokerMessage,
@@ -23,6 +25,7 @@ from elasticc.models import (
     DiaSource,
     DiaTruth,
 )
+from elasticc.read.sky import box_filter, cone_filter
 
 MAX_IDS = 1000
 
@@ -35,6 +38,28 @@ class IdListFilter(filters.BaseInFilter, filters.NumberFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("lookup_expr", "in")
         super().__init__(*args, **kwargs)
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time, given to the database in UTC.
+
+    Python accepts UTC offsets up to ±23:59 but PostgreSQL only ±15:59, so
+    `0001-01-01T00:00:00-23:59` used to reach the database as is and fail
+    there (a 500). In UTC every offset is fine; a time that leaves the years
+    1-9999 in UTC is a 400 like any malformed value."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("the time is outside the years 1-9999 in UTC", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 def _ids(field_name: str, what: str) -> IdListFilter:
@@ -144,10 +169,10 @@ class DiaAlertFilter(ApiFilterSet):
     sent = filters.BooleanFilter(
         field_name="alertsenttimestamp", lookup_expr="isnull", exclude=True, help_text="true: streamed; false: not yet."
     )
-    alertSentTimestamp_min = filters.IsoDateTimeFilter(
+    alertSentTimestamp_min = UtcIsoDateTimeFilter(
         field_name="alertsenttimestamp", lookup_expr="gte", help_text="Sent at or after (ISO 8601)."
     )
-    alertSentTimestamp_max = filters.IsoDateTimeFilter(
+    alertSentTimestamp_max = UtcIsoDateTimeFilter(
         field_name="alertsenttimestamp", lookup_expr="lt", help_text="Sent before (ISO 8601)."
     )
 

@@ -18,7 +18,7 @@ Query parameters:
 
 `count` is the list's total: exact and O(1) for unfiltered lists (trigger
 counters), exact for small filtered lists, else the planner's estimate with
-`"count_is_estimate": true` (see `elasticc.api_selectors`).
+`"count_is_estimate": true` (see `elasticc.read.selectors`).
 """
 
 from typing import Any

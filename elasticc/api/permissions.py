@@ -9,8 +9,7 @@ request and cached on the request.
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-ADMIN_GROUP = "elasticc_admin"
-BROKER_GROUP = "elasticc_broker"
+from elasticc.access.groups import ADMIN_GROUP, BROKER_GROUP
 
 
 def in_group(request: Request, group: str) -> bool:

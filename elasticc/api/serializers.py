@@ -1,6 +1,6 @@
 """Serializers of the REST API: camelCase Avro keys over `.values()` rows.
 
-The JSON key of every simulation column comes from `elasticc.columns` (the
+The JSON key of every simulation column comes from `elasticc.avro.columns` (the
 one place for the camelCase <-> column mapping). A row serializer knows its
 columns (`sources`, ORM attribute names, key column first); views select
 exactly those with `QuerySet.values_list()` and `to_representation` zips each
@@ -15,7 +15,7 @@ from typing import Any
 from django.db import models
 from rest_framework import serializers
 
-from elasticc.columns import (
+from elasticc.avro.columns import (
     DIAFORCEDSOURCE_AVRO_FIELDS,
     DIAOBJECT_AVRO_FIELDS,
     DIAOBJECTTRUTH_COLUMNS,
@@ -136,15 +136,29 @@ BrokerMessageRowSerializer = row_serializer(
 
 
 class ClassificationSerializer(serializers.Serializer):
-    """One classification of a broker message, with its classifier's names."""
+    """One classification of a broker message, with its classifier's names
+    (a row of `selectors.classifications_of_messages`)."""
 
-    classifierId = serializers.IntegerField()
-    brokerName = serializers.CharField()
-    brokerVersion = serializers.CharField()
-    classifierName = serializers.CharField()
-    classifierParams = serializers.CharField()
-    classId = serializers.IntegerField()
+    classifierId = serializers.IntegerField(source="classifierid")
+    brokerName = serializers.CharField(source="brokername")
+    brokerVersion = serializers.CharField(source="brokerversion")
+    classifierName = serializers.CharField(source="classifiername")
+    classifierParams = serializers.CharField(source="classifierparams")
+    classId = serializers.IntegerField(source="classid")
     probability = serializers.FloatField()
+
+    def to_representation(self, instance: dict) -> dict[str, Any]:
+        return classification_json(instance)
+
+
+# Plain values need no per-field conversion, only renamed keys (a page holds
+# up to 1,000 messages with several classifications each).
+_CLASSIFICATION_KEYS = tuple((name, field.source) for name, field in ClassificationSerializer().fields.items())
+
+
+def classification_json(row: dict) -> dict[str, Any]:
+    """The JSON of one classification row."""
+    return {key: row[source] for key, source in _CLASSIFICATION_KEYS}
 
 
 class BrokerMessageSerializer(BrokerMessageRowSerializer):
@@ -154,12 +168,12 @@ class BrokerMessageSerializer(BrokerMessageRowSerializer):
 
     def to_representation(self, instance: tuple) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["classifications"] = instance[-1]
+        data["classifications"] = [classification_json(row) for row in instance[-1]]
         return data
 
 
 # --- Schema-only serializers: the view returns what they describe as built
-# elsewhere (alerts by elasticc.alert_builder, JSON documents by selectors).
+# elsewhere (alerts by elasticc.stream.alert_builder, JSON documents by selectors).
 
 AlertDiaSourceSerializer = row_serializer(
     "AlertDiaSourceSerializer", DiaSource, _avro_pairs(avro_fields(DIASOURCE_AVRO_FIELDS, "v0_9_1"))
@@ -192,31 +206,41 @@ class GentypeSerializer(serializers.Serializer):
 
 class GentypeMatchSerializer(serializers.Serializer):
     gentype = serializers.IntegerField()
-    exactMatch = serializers.BooleanField()
-    categoryMatch = serializers.BooleanField()
+    exactMatch = serializers.BooleanField(source="exactmatch")
+    categoryMatch = serializers.BooleanField(source="categorymatch")
+    generalMatch = serializers.BooleanField(source="generalmatch", allow_null=True, help_text="Null in ELAsTiCC.")
+    broadMatch = serializers.BooleanField(source="broadmatch")
     description = serializers.CharField()
 
 
 class ClassIdSerializer(serializers.Serializer):
-    """A taxonomy class: `gentypes` are the models that are exactly this class,
-    `gentypeMatches` every gentype it covers with exact/category flags."""
+    """A taxonomy class: `taxonomy` says which ("elasticc", 3-digit, or
+    "elasticc2", 4-digit), `gentypes` are the models that are exactly this
+    class, `gentypeMatches` every gentype it covers with the match flags."""
 
-    classId = serializers.IntegerField()
+    taxonomy = serializers.CharField()
+    classId = serializers.IntegerField(source="classid")
     name = serializers.CharField()
     parent = serializers.IntegerField(allow_null=True)
     level = serializers.IntegerField()
     gentypes = GentypeSerializer(many=True)
-    gentypeMatches = GentypeMatchSerializer(many=True)
+    gentypeMatches = GentypeMatchSerializer(many=True, source="gentype_matches")
 
 
 class ClassifierSerializer(serializers.Serializer):
-    classifierId = serializers.IntegerField()
-    brokerName = serializers.CharField()
-    brokerVersion = serializers.CharField()
-    classifierName = serializers.CharField()
-    classifierParams = serializers.CharField()
+    classifierId = serializers.IntegerField(source="classifierid")
+    brokerName = serializers.CharField(source="brokername")
+    brokerVersion = serializers.CharField(source="brokerversion")
+    classifierName = serializers.CharField(source="classifiername")
+    classifierParams = serializers.CharField(source="classifierparams")
     modified = serializers.DateTimeField()
-    numClassifications = serializers.IntegerField()
+    numClassifications = serializers.IntegerField(source="numclassifications")
+    taxonomy = serializers.CharField(
+        source="evaluatedtaxonomy", help_text="The taxonomy its metrics are computed in (elasticc or elasticc2)."
+    )
+    taxonomyChosen = serializers.CharField(
+        source="taxonomy", allow_null=True, help_text="Set by an admin or its broker source; null: the default rule."
+    )
 
 
 class BrokerMessageLoadedSerializer(serializers.Serializer):
@@ -224,3 +248,26 @@ class BrokerMessageLoadedSerializer(serializers.Serializer):
 
     brokerMessageId = serializers.IntegerField(allow_null=True, help_text="First newly stored message id.")
     num_loaded = serializers.IntegerField(help_text="Messages stored (0 for a replay).")
+
+
+def elasticc2_classids_json(rows: list[dict]) -> dict[str, dict[str, Any]]:
+    """The original `/elasticc2/classids` answer from `classes_with_gentypes` rows."""
+    return {
+        str(row["classid"]): {
+            "description": row["name"],
+            "gentype": list(row["gentypes"]),
+            "exactmatch": row["exactmatch"],
+            "categorymatch": row["categorymatch"],
+            "generalmatch": row["generalmatch"],
+            "broadmatch": row["broadmatch"],
+        }
+        for row in rows
+    }
+
+
+_CLASSIFIER_NAME_KEYS = ("brokername", "brokerversion", "classifiername", "classifierparams")
+
+
+def classifiers_by_id_json(rows: list[dict]) -> dict[str, dict[str, str]]:
+    """The original `/elasticc2/classifiers_json` answer from `selectors.classifiers` rows."""
+    return {str(row["classifierid"]): {key: row[key] for key in _CLASSIFIER_NAME_KEYS} for row in rows}

@@ -7,7 +7,7 @@ front page.
 
 from django.urls import path
 
-from elasticc.api import views
+from elasticc.api import metrics_views, views
 
 app_name = "elasticc-api"
 
@@ -35,4 +35,33 @@ urlpatterns = [
     path("brokermessage/<int:pk>/", views.BrokerMessageViewSet.as_view(_ONE), name="brokermessage-detail"),
     path("classids/", views.ClassIdsView.as_view(), name="classids"),
     path("classifiers/", views.ClassifiersView.as_view(), name="classifiers"),
+    # The data of every metrics chart and table (JSON or ?format=csv).
+    path("metricsdata/comparison/", metrics_views.ComparisonView.as_view(), name="metrics-comparison"),
+    path("metricsdata/stream/nights/", metrics_views.StreamNightsView.as_view(), name="metrics-stream-nights"),
+    path("metricsdata/stream/lag/", metrics_views.StreamLagView.as_view(), name="metrics-stream-lag"),
+    path(
+        "metricsdata/comparison/classes/",
+        metrics_views.ComparisonClassesView.as_view(),
+        name="metrics-comparison-classes",
+    ),
+    path("metricsdata/<int:classifierid>/delays/", metrics_views.DelaysView.as_view(), name="metrics-delays"),
+    path(
+        "metricsdata/<int:classifierid>/completeness/",
+        metrics_views.CompletenessView.as_view(),
+        name="metrics-completeness",
+    ),
+    path("metricsdata/<int:classifierid>/confusion/", metrics_views.ConfusionView.as_view(), name="metrics-confusion"),
+    path(
+        "metricsdata/<int:classifierid>/trueprob/",
+        metrics_views.TrueProbabilityView.as_view(),
+        name="metrics-trueprob",
+    ),
+    path(
+        "metricsdata/object/<int:diaobjectid>/alerts/", metrics_views.ObjectAlertsView.as_view(), name="object-alerts"
+    ),
+    path(
+        "metricsdata/object/<int:diaobjectid>/classifications/",
+        metrics_views.ObjectClassificationsView.as_view(),
+        name="object-classifications",
+    ),
 ]

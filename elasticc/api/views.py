@@ -1,7 +1,7 @@
-"""REST API views. Thin: querying lives in `elasticc.api_selectors`, paging in
+"""REST API views. Thin: querying lives in `elasticc.read.selectors`, paging in
 `elasticc.api.pagination`, filtering in `elasticc.api.filters`, alert
-building in `elasticc.alert_builder` and broker-message storage in
-`elasticc.broker_messages`.
+building in `elasticc.stream.alert_builder` and broker-message storage in
+`elasticc.brokers.storage`.
 
 Every list is keyset-paginated on its primary key (`pagination_key`) and
 reads `.values_list()` rows (key first), so a page is one index range scan
@@ -10,9 +10,9 @@ plus, for totals, one counter lookup.
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.utils import translate_validation
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -25,13 +25,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.viewsets import GenericViewSet
 
-from elasticc import alert_builder, api_selectors
 from elasticc.api import filters, serializers
 from elasticc.api.pagination import KeysetPagination
 from elasticc.api.permissions import IsElasticcAdmin, IsElasticcBrokerOrReadOnly
-from elasticc.api.renderers import ORJSONRenderer
-from elasticc.api_selectors import ListCount
-from elasticc.broker_messages import BrokerMessageError, parse_broker_messages, store_broker_messages
+from elasticc.brokers.parsing import BrokerMessageError, parse_broker_messages
+from elasticc.brokers.storage import (
+    Account,
+    ClassifierLimitError,
+    is_refused_for_content,
+    store_broker_messages,
+)
 from elasticc.models import (
     BrokerMessage,
     DiaAlert,
@@ -41,6 +44,11 @@ from elasticc.models import (
     DiaSource,
     DiaTruth,
 )
+from elasticc.read import selectors
+from elasticc.read.counts import ALERTS_SENT_KEY, ListCount, list_total
+from elasticc.stream import alert_builder
+from elasticc.taxonomy.taxonomies import ELASTICC2
+from tom_desc.api.renderers import ORJSONRenderer
 
 RENDERERS = [ORJSONRenderer, BrowsableAPIRenderer]
 ALERT_SCHEMA_VERSION = "v0_9_1"
@@ -82,13 +90,15 @@ class KeysetListViewSet(GenericViewSet):
     def list_total(self, *, queryset: QuerySet) -> ListCount:
         """The list's `count`: O(1) counter when unfiltered, else bounded."""
         if not self.filter_values:
-            return api_selectors.counter_total(key=self.count_key)
-        return api_selectors.filtered_total(queryset=queryset)
+            return list_total(key=self.count_key)
+        return list_total(queryset=queryset)
 
     def get_object(self) -> Any:
         try:
             key = int(self.kwargs[self.lookup_url_kwarg or "pk"])
-        except ValueError:
+        except (KeyError, ValueError):
+            # KeyError: a list route has no object (OPTIONS on /brokermessage/, whose
+            # PUT creates, makes DRF's metadata ask for one to describe the PUT form).
             raise NotFound() from None
         row = self.get_queryset().filter(pk=key).first()
         if row is None:
@@ -180,8 +190,8 @@ class DiaAlertViewSet(KeysetListViewSet):
     def list_total(self, *, queryset: QuerySet) -> ListCount:
         if set(self.filter_values) == {"sent"}:
             if self.filter_values["sent"]:
-                return api_selectors.counter_total(key="elasticc_diaalert.sent")
-            return api_selectors.unsent_alerts_total()
+                return list_total(key=ALERTS_SENT_KEY)
+            return list_total(key="elasticc_diaalert", minus_key=ALERTS_SENT_KEY)
         return super().list_total(queryset=queryset)
 
     def rows_to_data(self, rows: list) -> list:
@@ -250,7 +260,7 @@ class BrokerMessageViewSet(KeysetListViewSet):
     filterset_class = filters.BrokerMessageFilter
 
     def rows_to_data(self, rows: list) -> list:
-        classifications = api_selectors.classifications_of_messages(message_ids=[row[0] for row in rows])
+        classifications = selectors.classifications_of_messages(message_ids=[row[0] for row in rows])
         return super().rows_to_data([(*row, classifications[row[0]]) for row in rows])
 
     def create(self, request: Request, *args, **kwargs) -> Response:
@@ -266,14 +276,35 @@ class BrokerMessageViewSet(KeysetListViewSet):
             return Response(
                 {"error": str(exc), "index": exc.index, "field": exc.field}, status=status.HTTP_400_BAD_REQUEST
             )
-        result = store_broker_messages(messages=messages)
+        account = Account(user_id=request.user.pk, max_classifiers=settings.BROKER_MAX_CLASSIFIERS_PER_ACCOUNT)
+        try:
+            result = store_broker_messages(messages=messages, account=account)
+        except ClassifierLimitError as exc:
+            return Response(
+                {"error": str(exc), "limit": exc.limit, "setting": "BROKER_MAX_CLASSIFIERS_PER_ACCOUNT"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        except Exception as exc:
+            # Validation bounds what it can; what the database still refuses
+            # for the content is the client's error, and nothing was stored.
+            if not is_refused_for_content(exc):
+                raise
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return Response(
+                {"error": f"the database refused the messages: {reason}"}, status=status.HTTP_400_BAD_REQUEST
+            )
         headers = {}
         if result.first_brokermessageid is not None:
             headers["Location"] = request.build_absolute_uri(
-                reverse("elasticc-api:brokermessage-detail", kwargs={"pk": result.first_brokermessageid})
+                reverse(
+                    f"{request.resolver_match.namespace}:brokermessage-detail",
+                    kwargs={"pk": result.first_brokermessageid},
+                )
             )
         else:
-            headers["Location"] = request.build_absolute_uri(reverse("elasticc-api:brokermessage-list"))
+            headers["Location"] = request.build_absolute_uri(
+                reverse(f"{request.resolver_match.namespace}:brokermessage-list")
+            )
         return Response(
             {"brokerMessageId": result.first_brokermessageid, "num_loaded": result.num_loaded},
             status=status.HTTP_201_CREATED,
@@ -282,7 +313,8 @@ class BrokerMessageViewSet(KeysetListViewSet):
 
 
 class ClassIdsView(APIView):
-    """The ELAsTiCC taxonomy: every classId with its gentypes and match flags."""
+    """Both taxonomies (ELAsTiCC and ELAsTiCC2, each row names its own): every
+    classId with its gentypes and match flags."""
 
     renderer_classes = RENDERERS
 
@@ -290,7 +322,7 @@ class ClassIdsView(APIView):
         summary="Taxonomy (classIds, gentypes, match flags)", responses=serializers.ClassIdSerializer(many=True)
     )
     def get(self, request: Request) -> Response:
-        return Response(api_selectors.taxonomy())
+        return Response(serializers.ClassIdSerializer(selectors.taxonomy(), many=True).data)
 
 
 class ClassifiersView(APIView):
@@ -300,25 +332,58 @@ class ClassifiersView(APIView):
 
     @extend_schema(summary="All broker classifiers", responses=serializers.ClassifierSerializer(many=True))
     def get(self, request: Request) -> Response:
-        data = api_selectors.classifiers()
-        field = serializers.ClassifierSerializer().fields["modified"]
-        return Response([{**row, "modified": field.to_representation(row["modified"])} for row in data])
+        return Response(serializers.ClassifierSerializer(selectors.classifiers(), many=True).data)
 
 
-def missing_trailing_slash(request: HttpRequest, path: str) -> HttpResponse:
-    """A URL without its trailing slash: GET/HEAD are redirected to the slashed
-    URL when that exists (as APPEND_SLASH does), other methods get a 400 JSON
-    error rather than Django's DEBUG-only RuntimeError or a 301 that turns a
-    POST into a GET."""
-    slashed = f"/{path}/"
-    try:
-        resolve(slashed)
-    except Resolver404:
-        raise Http404(f"no page at /{path}") from None
-    if request.method in ("GET", "HEAD"):
-        query = request.META.get("QUERY_STRING", "")
-        return HttpResponsePermanentRedirect(slashed + (f"?{query}" if query else ""))
-    return JsonResponse(
-        {"error": f"URLs of this API end with '/': send {request.method} to {slashed}"},
-        status=status.HTTP_400_BAD_REQUEST,
+# --- the original /elasticc2/ answers (JSON shapes its clients read) -----------------------
+
+
+class BrokerMessagesOfAlertView(APIView):
+    """`/elasticc2/brokermessage/alertid=<id>/`: every broker message about one alert."""
+
+    renderer_classes = RENDERERS
+
+    @extend_schema(summary="Broker messages of one alert", responses=serializers.BrokerMessageSerializer(many=True))
+    def get(self, request: Request, alertid: int) -> Response:
+        ids = selectors.broker_message_ids_of_alert(alertid=alertid)
+        rows = list(
+            BrokerMessage.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .values_list(*serializers.BrokerMessageSerializer.sources)
+        )
+        classifications = selectors.classifications_of_messages(message_ids=ids)
+        return Response(
+            serializers.BrokerMessageSerializer([(*row, classifications[row[0]]) for row in rows], many=True).data
+        )
+
+
+class Elasticc2ClassIdsView(APIView):
+    """`/elasticc2/classids`: the ELAsTiCC2 taxonomy as the original served it,
+    an object keyed by classId."""
+
+    renderer_classes = RENDERERS
+
+    @extend_schema(
+        summary="ELAsTiCC2 classIds, keyed by classId (the original's shape)",
+        responses=OpenApiResponse(
+            description='{"<classId>": {"description", "gentype": [...], "exactmatch", "categorymatch", '
+            '"generalmatch", "broadmatch"}}'
+        ),
     )
+    def get(self, request: Request) -> Response:
+        return Response(serializers.elasticc2_classids_json(selectors.classes_with_gentypes(taxonomy=ELASTICC2)))
+
+
+class Elasticc2ClassifiersView(APIView):
+    """`/elasticc2/classifiers_json`: every classifier, keyed by id (the original's shape)."""
+
+    renderer_classes = RENDERERS
+
+    @extend_schema(
+        summary="Classifiers keyed by classifierId (the original's shape)",
+        responses=OpenApiResponse(
+            description='{"<classifierId>": {"brokername", "brokerversion", "classifiername", "classifierparams"}}'
+        ),
+    )
+    def get(self, request: Request) -> Response:
+        return Response(serializers.classifiers_by_id_json(selectors.classifiers()))

@@ -1,9 +1,9 @@
 """Django groups `elasticc_admin` and `elasticc_broker`, and the read-only
-PostgreSQL roles of the SQL endpoint (see elasticc/db_roles.py)."""
+PostgreSQL roles of the SQL endpoint (see elasticc/access/sql_roles.py)."""
 
 from django.db import migrations
 
-GROUPS = ("elasticc_admin", "elasticc_broker")
+from elasticc.access.groups import GROUPS
 
 
 def create_groups(apps, schema_editor):
@@ -17,7 +17,7 @@ def delete_groups(apps, schema_editor):
 
 
 def sync_roles(apps, schema_editor):
-    from elasticc.db_roles import sync_sql_roles
+    from elasticc.access.sql_roles import sync_sql_roles
 
     sync_sql_roles(schema_editor.connection)
 

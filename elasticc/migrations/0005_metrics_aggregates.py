@@ -1,7 +1,7 @@
-"""Aggregate tables behind the ELAsTiCC pages (see elasticc/metrics.py).
+"""Aggregate tables behind the ELAsTiCC pages (see elasticc/metrics/refresh.py).
 
 The pages must render in well under a second with 10^8 classifications, so
-they read only these small tables. `elasticc.metrics.refresh_metrics` folds
+they read only these small tables. `elasticc.metrics.refresh.refresh_metrics` folds
 newly stored broker messages into them incrementally (watermark on
 brokermessageid, kept in `elasticc_metricsstate`). Truth counts per gentype are
 kept by statement-level triggers on `elasticc_diaobjecttruth` instead, like the

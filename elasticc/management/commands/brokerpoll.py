@@ -1,35 +1,42 @@
 """manage.py brokerpoll: store broker classifications consumed from Kafka.
 
-The consuming, storing and offset handling live in elasticc/kafka_consumer.py
-and the source file format in elasticc/brokerpoll_config.py; this command
+The consuming, storing and offset handling live in elasticc/brokers/kafka_consumer.py
+and the source file format in elasticc/brokers/sources.py; this command
 only turns options into sources and signals into a stop.
 """
 
 from __future__ import annotations
 
-import signal
-import threading
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.brokerpoll_config import BrokerpollConfigError, load_sources, make_source
-from elasticc.kafka_consumer import PollOptions, poll_sources
-from elasticc.metrics import refresh_metrics
+from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.brokers.kafka_consumer import PollOptions, poll_sources
+from elasticc.brokers.partitions import attach_pending_partitions
+from elasticc.brokers.sources import BrokerpollConfigError, load_sources, make_source
+from elasticc.metrics.refresh import refresh_metrics
+from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
 def keep_pages_current() -> None:
     """Fold what was stored since the last call into the metrics aggregates
     (which also compacts the row-count deltas), so the pages follow the
-    alert cycle without a separate cron job."""
+    alert cycle without a separate cron job; first give classifiers whose
+    partition could not be created at registration (a reader was in the
+    way) their own."""
+    attach_pending_partitions()
     refresh_metrics()
 
 
 class Command(BaseCommand):
     help = (
         "Consume brokerClassification messages from every source in BROKERPOLL_CONFIG (or --config) "
-        "plus an optional ad hoc source (--topic ...), storing each message exactly once."
+        "plus an optional ad hoc source (--topic ...), storing each message exactly once. "
+        "brokerName, brokerVersion and classifierName may have at most 128 characters, classifierParams 256; "
+        "a message breaking a rule, or one the database refuses, is logged with topic[partition]@offset, "
+        "counted as bad and skipped."
     )
 
     def add_arguments(self, parser) -> None:
@@ -42,7 +49,7 @@ class Command(BaseCommand):
             "--server", default=None, help="ad hoc source: bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)"
         )
         parser.add_argument("--topic", action="append", default=[], help="ad hoc source: topic or ^regex (repeatable)")
-        parser.add_argument("--schema", default="v0_9_1", choices=["v0_9", "v0_9_1"], help="ad hoc source: schema")
+        parser.add_argument("--schema", default="v0_9_1", choices=SCHEMA_VERSIONS, help="ad hoc source: schema")
         parser.add_argument("--group", default="desc-tom-brokerpoll", help="ad hoc source: consumer group id")
         parser.add_argument("--name", default="cmdline", help="ad hoc source: name in logs")
         parser.add_argument(
@@ -75,14 +82,8 @@ class Command(BaseCommand):
             report_every=options["report_every"],
             session_timeout_ms=options["session_timeout_ms"],
         )
-        stop = threading.Event()
-
-        def request_stop(signum: int, frame: object) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
-        counts = poll_sources(sources=sources, options=poll_options, stop=stop, housekeeping=keep_pages_current)
+        with stop_requested_by_signals() as stop:
+            counts = poll_sources(sources=sources, options=poll_options, stop=stop, housekeeping=keep_pages_current)
         for source, c in zip(sources, counts, strict=True):
             self.stdout.write(
                 f"{source.name}: {c.messages} messages ({c.loaded} new), {c.classifications} classifications, "

@@ -1,13 +1,11 @@
 """`manage.py fakebroker --source-topic T [--source-topic T2] --dest-topic D`: a stand-in broker."""
 
-import signal
-import threading
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.alert_builder import SCHEMA_VERSIONS
-from elasticc.fake_broker import run_fake_broker
+from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.stream.fake_broker import FakeBrokerOptions, run_fake_broker
+from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
 class Command(BaseCommand):
@@ -36,28 +34,20 @@ class Command(BaseCommand):
             raise CommandError("--max-messages must be at least 1")
         if options["idle_exit"] is not None and options["idle_exit"] <= 0:
             raise CommandError("--idle-exit must be positive")
-        stop = threading.Event()
-
-        def on_signal(signum, frame):
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        broker_options = FakeBrokerOptions(
+            source_topics=options["source_topic"],
+            dest_topic=options["dest_topic"],
+            kafka_server=options["kafka_server"],
+            dest_kafka_server=options["dest_kafka_server"],
+            group=options["group"],
+            schema_version=options["schema"],
+            max_messages=options["max_messages"],
+            idle_exit=options["idle_exit"],
+            seed=options["seed"],
+        )
         try:
-            stats = run_fake_broker(
-                source_topics=options["source_topic"],
-                dest_topic=options["dest_topic"],
-                kafka_server=options["kafka_server"],
-                dest_kafka_server=options["dest_kafka_server"],
-                group=options["group"],
-                schema_version=options["schema"],
-                max_messages=options["max_messages"],
-                idle_exit=options["idle_exit"],
-                stop=stop,
-                seed=options["seed"],
-            )
+            with stop_requested_by_signals() as stop:
+                stats = run_fake_broker(options=broker_options, stop=stop)
         except RuntimeError as exc:
             raise CommandError(str(exc)) from exc
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         self.stdout.write(stats.summary())

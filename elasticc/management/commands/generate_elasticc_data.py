@@ -2,7 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.synthetic import DEFAULT_FIRST_OBJECT_ID, generate_elasticc_data
+from elasticc.ingest.synthetic import DEFAULT_FIRST_OBJECT_ID, generate_elasticc_data
+from elasticc.management.loader_output import end_loader_command
 
 
 class Command(BaseCommand):
@@ -42,8 +43,4 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        for what, reason in report.files_failed:
-            self.stderr.write(f"FAILED {what}: {reason}")
-        self.stdout.write(report.summary().replace(" files", " chunks"))
-        if report.files_failed:
-            raise CommandError(f"{len(report.files_failed)} chunk(s) not generated")
+        end_loader_command(self, report, unit="chunks")

@@ -1,26 +1,28 @@
 """`manage.py load_demo_data`: give an empty database something to show.
 
-Loads the real ELAsTiCC2 sample (../shared/elasticc/sample/snana, every model
-directory) when that folder exists, otherwise a synthetic set; does nothing
-when objects are already there, so the run script can call it every time.
+Loads the real ELAsTiCC2 sample shipped in `demo/snana` (every model
+directory; see demo/README.md), or synthetic objects when the folder given
+holds none; does nothing when objects are already there, so the run script
+can call it every time.
 """
 
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from elasticc.selectors import row_count
-from elasticc.snana_loader import load_snana_dirs
-from elasticc.synthetic import generate_elasticc_data
+from elasticc.ingest.snana import load_snana_dirs
+from elasticc.ingest.synthetic import generate_elasticc_data
+from elasticc.management.loader_output import end_loader_command
+from elasticc.read.counts import row_count
 
-DEFAULT_SAMPLE_DIR = Path(settings.BASE_DIR).parent / "shared" / "elasticc" / "sample" / "snana"
+DEFAULT_SAMPLE_DIR = Path(settings.BASE_DIR) / "demo" / "snana"
 
 
 class Command(BaseCommand):
     help = (
-        "Load demo data into an empty database: the ELAsTiCC2 SNANA sample from "
-        "../shared/elasticc/sample/snana if present, else synthetic objects."
+        "Load demo data into an empty database: the ELAsTiCC2 SNANA sample shipped in demo/snana "
+        "(or --sample-dir), else synthetic objects."
     )
 
     def add_arguments(self, parser):
@@ -44,8 +46,4 @@ class Command(BaseCommand):
             n = options["synthetic_objects"]
             self.stdout.write(f"demo data: {sample} not found, generating {n:,} synthetic objects")
             report = generate_elasticc_data(n_objects=n, seed=options["seed"], progress=True)
-        for path, reason in report.files_failed:
-            self.stderr.write(f"FAILED {path}: {reason}")
-        self.stdout.write(report.summary())
-        if report.files_failed:
-            raise CommandError(f"{len(report.files_failed)} demo file(s) failed to load")
+        end_loader_command(self, report)

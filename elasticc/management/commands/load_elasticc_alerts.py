@@ -2,10 +2,11 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from elasticc.alert_loader import load_alert_files
-from elasticc.avro_codec import SCHEMA_VERSIONS
+from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.ingest.alert_files import load_alert_files
+from elasticc.management.loader_output import end_loader_command
 
 
 class Command(BaseCommand):
@@ -33,8 +34,4 @@ class Command(BaseCommand):
             dry_run=options["dry_run"],
             progress=not options["no_progress"],
         )
-        for path, reason in report.files_failed:
-            self.stderr.write(f"FAILED {path}: {reason}")
-        self.stdout.write(report.summary())
-        if report.files_failed:
-            raise CommandError(f"{len(report.files_failed)} file(s) failed to load")
+        end_loader_command(self, report)

@@ -2,9 +2,10 @@
 
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from elasticc.snana_loader import load_snana_dirs
+from elasticc.ingest.snana import load_snana_dirs
+from elasticc.management.loader_output import end_loader_command
 
 
 class Command(BaseCommand):
@@ -32,7 +33,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=2,
-            help="file pairs loaded at once, one connection each (default %(default)s)",
+            help="model directories loaded at once, one connection each (default %(default)s)",
         )
         parser.add_argument("--dry-run", action="store_true", help="read and check the files, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -48,8 +49,4 @@ class Command(BaseCommand):
             progress=not options["no_progress"],
             workers=max(1, options["workers"]),
         )
-        for path, reason in report.files_failed:
-            self.stderr.write(f"FAILED {path}: {reason}")
-        self.stdout.write(report.summary())
-        if report.files_failed:
-            raise CommandError(f"{len(report.files_failed)} file(s) failed to load")
+        end_loader_command(self, report)

@@ -7,7 +7,8 @@ e.g. after truth was loaded for objects that already had classifications.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.metrics import refresh_metrics
+from elasticc.brokers.partitions import attach_pending_partitions
+from elasticc.metrics.refresh import refresh_metrics
 
 
 class Command(BaseCommand):
@@ -22,6 +23,8 @@ class Command(BaseCommand):
     def handle(self, *args, full: bool, chunk_size: int, **options) -> None:
         if chunk_size < 1:
             raise CommandError("--chunk-size must be a positive integer")
+        # Classifiers still in the DEFAULT partition (see elasticc.brokers.partitions).
+        attach_pending_partitions()
         result = refresh_metrics(full=full, chunk_size=chunk_size)
         if result.skipped:
             self.stdout.write("another refresh is running; nothing done")

@@ -1,13 +1,16 @@
-"""`manage.py send_elasticc_alerts --through-day MJD | --added-days N [--do]`: stream alerts to Kafka."""
+"""`manage.py send_elasticc_alerts -d MJD | -a N [--do]`: stream alerts to Kafka.
 
-import signal
-import threading
+The option names are the original DESC TOM's (`-d/--through-day`,
+`-a/--added-days`, `-k/--kafka-server`, `--wfd-topic`, `--ddf-full-topic`,
+`--ddf-limited-topic`); `--topic` and `--ddf-topic` remain as aliases.
+"""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc import alert_sender
-from elasticc.alert_builder import SCHEMA_VERSIONS
+from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.stream import alert_sender
+from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
 class Command(BaseCommand):
@@ -18,16 +21,30 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         when = parser.add_mutually_exclusive_group(required=True)
-        when.add_argument("--through-day", type=float, help="send alerts with midPointTai <= this MJD")
+        when.add_argument("-d", "--through-day", type=float, help="send alerts with midPointTai <= this MJD")
         when.add_argument(
-            "--added-days", type=float, help="send through the last sent alert's midPointTai plus this many days"
+            "-a",
+            "--added-days",
+            type=float,
+            help="send N more whole nights after the last alert sent (before any: from the first alert)",
         )
-        parser.add_argument("--kafka-server", default=settings.KAFKA_BOOTSTRAP_SERVERS, help="default %(default)s")
-        parser.add_argument("--topic", default=settings.ALERT_TOPIC, help="default %(default)s")
         parser.add_argument(
+            "-k", "--kafka-server", default=settings.KAFKA_BOOTSTRAP_SERVERS, help="default %(default)s"
+        )
+        parser.add_argument(
+            "--wfd-topic", "--topic", dest="topic", default=settings.ALERT_TOPIC, help="default %(default)s"
+        )
+        parser.add_argument(
+            "--ddf-full-topic",
             "--ddf-topic",
+            dest="ddf_full_topic",
             default=settings.ALERT_DDF_TOPIC or None,
-            help="separate topic for alerts of deep-drilling-field objects (default: same topic)",
+            help="topic for deep-drilling-field alerts with the full history (default: the WFD topic)",
+        )
+        parser.add_argument(
+            "--ddf-limited-topic",
+            default=settings.ALERT_DDF_LIMITED_TOPIC or None,
+            help="also send deep-drilling-field alerts here, with 30 days of history (default: not sent)",
         )
         parser.add_argument("--schema", choices=SCHEMA_VERSIONS, default=settings.ALERT_SCHEMA_VERSION)
         parser.add_argument("--limit", type=int, help="send at most this many alerts")
@@ -54,47 +71,40 @@ class Command(BaseCommand):
             through = alert_sender.through_day_for(through_day=options["through_day"], added_days=options["added_days"])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        ddf_topic = options["ddf_topic"]
+        ddf_topics = [t for t in (options["ddf_full_topic"] or options["topic"], options["ddf_limited_topic"]) if t]
         if not options["do"]:
             summary = alert_sender.pending_summary(through_day=through)
             count = summary.count if options["limit"] is None else min(summary.count, options["limit"])
             span = f" (midPointTai {summary.first_mjd:.4f} to {summary.last_mjd:.4f})" if summary.count else ""
-            dest = f"{options['topic']}" + (f", {summary.ddf_count} DDF alerts to {ddf_topic}" if ddf_topic else "")
+            dest = f"{options['topic']}, {summary.ddf_count} DDF alerts to {' and '.join(ddf_topics)}"
             self.stdout.write(
                 f"Dry run: would send {count} of {summary.count} unsent alerts through MJD {through:.4f}{span} "
                 f"to {options['kafka_server']} topic {dest}, schema {options['schema']}. Add --do to send."
             )
             return
 
-        stop = threading.Event()
-
-        def on_signal(signum, frame):
-            stop.set()
-
-        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        send_options = alert_sender.SendOptions(
+            through_day=through,
+            kafka_server=options["kafka_server"],
+            topic=options["topic"],
+            ddf_full_topic=options["ddf_full_topic"],
+            ddf_limited_topic=options["ddf_limited_topic"],
+            schema_version=options["schema"],
+            limit=options["limit"],
+            batch_size=options["batch_size"],
+            flush_every=options["flush_every"],
+            history_days=options["history_days"],
+            delivery_timeout=options["delivery_timeout"],
+            builders=options["builders"],
+            progress=not options["no_progress"],
+        )
         try:
-            result = alert_sender.send_alerts(
-                through_day=through,
-                kafka_server=options["kafka_server"],
-                topic=options["topic"],
-                ddf_topic=ddf_topic,
-                schema_version=options["schema"],
-                limit=options["limit"],
-                batch_size=options["batch_size"],
-                flush_every=options["flush_every"],
-                history_days=options["history_days"],
-                delivery_timeout=options["delivery_timeout"],
-                stop=stop,
-                progress=not options["no_progress"],
-                builders=options["builders"],
-            )
+            with stop_requested_by_signals() as stop:
+                result = alert_sender.send_alerts(options=send_options, stop=stop)
         except alert_sender.SendError as exc:
             raise CommandError(str(exc)) from exc
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         stopped = " (stopped by signal; rerun to send the rest)" if result.interrupted else ""
-        ddf = f", {result.confirmed_ddf} of them to {ddf_topic}" if ddf_topic else ""
+        ddf = f", {result.confirmed_ddf} of them DDF to {' and '.join(ddf_topics)}"
         self.stdout.write(
             f"Sent {result.confirmed} alerts through MJD {through:.4f} to {options['topic']}{ddf} "
             f"in {result.seconds:.1f} s ({result.rate:.0f} alerts/s){stopped}"

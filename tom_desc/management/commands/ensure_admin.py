@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand
 
+from elasticc.access.groups import ADMIN_GROUP
 from tom_desc.settings import env_secret
 
 
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             user.set_password(password)
         user.is_staff = user.is_superuser = user.is_active = True
         user.save()
-        user.groups.add(Group.objects.get_or_create(name="elasticc_admin")[0])
+        user.groups.add(Group.objects.get_or_create(name=ADMIN_GROUP)[0])
         if generated or stored:
             self.stdout.write(f"Admin account: {username} / {password} (generated, kept in {password_file})")
         else:

@@ -1,0 +1,282 @@
+"""The numbers behind every metrics chart and the comparison table, as JSON
+or CSV (`?format=csv`), so a notebook gets exactly what the pages draw.
+
+Thin: each view validates its query with the page's form and returns the
+rows of one `elasticc.metrics.readers` function, flattened (one row per
+bin, day, cell or classifier) so the JSON list and the CSV hold the same
+table. Truth-derived endpoints (confusion, probability of the true class,
+accuracy / F1 / per-class scores) answer 403 JSON to users who may not see
+truth (`elasticc.access.groups.may_see_truth`), whatever format was asked.
+"""
+
+from django import forms
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from elasticc.access.groups import may_see_truth
+from elasticc.metrics import readers
+from elasticc.models import DiaObject
+from elasticc.pages.forms import ComparisonForm, MetricsForm
+from elasticc.read import selectors
+from tom_desc.api.renderers import CSVRenderer, ORJSONRenderer
+
+
+class MaySeeTruth(BasePermission):
+    message = "truth-derived metrics are only for members of elasticc_admin while the challenge runs"
+
+    def has_permission(self, request: Request, view) -> bool:
+        return may_see_truth(request.user)
+
+
+FORMAT = OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv")
+MODE = OpenApiParameter("mode", str, enum=["latest", "best"], description="prediction per object (default latest)")
+LEVEL = OpenApiParameter(
+    "level", str, enum=list(readers.LEVELS), description="taxonomy level (default exact; general: ELAsTiCC2 only)"
+)
+START = OpenApiParameter("start", OpenApiTypes.DATE, description="first day messages were stored (UTC, inclusive)")
+END = OpenApiParameter("end", OpenApiTypes.DATE, description="last day messages were stored (UTC, inclusive)")
+PERIOD = OpenApiParameter("period", str, enum=["day", "week"], description="bucket of alert sent time (default day)")
+ROWS = OpenApiResponse(description="a list of flat rows (JSON), or the same table as CSV with a header")
+TRUTH_403 = OpenApiResponse(description="the user may not see truth-derived numbers: {'error': ...}")
+
+
+class MetricsView(APIView):
+    """Base: JSON or CSV of flat rows; errors always JSON."""
+
+    renderer_classes = [ORJSONRenderer, CSVRenderer]
+    permission_classes = [IsAuthenticated]
+    download_name = "metrics"
+
+    def handle_exception(self, exc):
+        # An error body is a dict, not a table: answer it in JSON even for ?format=csv.
+        self.request.accepted_renderer = ORJSONRenderer()
+        self.request.accepted_media_type = ORJSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code == 200 and getattr(request, "accepted_renderer", None).format == "csv":
+            response["Content-Disposition"] = f'attachment; filename="{self.download_name}.csv"'
+        return response
+
+    def cleaned(self, form: forms.Form) -> dict:
+        if not form.is_valid():
+            raise ValidationError(form.errors.get_json_data())
+        return form.cleaned_data
+
+    def classifier(self, classifierid: int) -> dict:
+        found = next((c for c in selectors.classifiers() if c["classifierid"] == classifierid), None)
+        if found is None:
+            raise NotFound("no such classifier")
+        return found
+
+
+def _comparison_row(row: dict) -> dict:
+    """A comparison row without its per-class list, bins as low/high columns."""
+    flat = {key: value for key, value in row.items() if key not in ("per_class", "delay_median", "delay_p95")}
+    for key in ("delay_median", "delay_p95"):
+        low, high = row[key] or (None, None)
+        flat[f"{key}_low_s"], flat[f"{key}_high_s"] = low, high
+    return flat
+
+
+class ComparisonView(MetricsView):
+    """The comparison table of `/elasticc/metrics/`."""
+
+    download_name = "classifier_comparison"
+
+    @extend_schema(
+        summary="Every classifier compared (the table of /elasticc/metrics/)",
+        description=(
+            "Per classifier: objects classified, alerts answered / alerts sent (completeness), the bins holding the "
+            "median and 95th percentile of the total delay, classIds outside its taxonomy; for users who may see "
+            "truth also objects with truth, accuracy and macro-averaged F1 at the level and mode asked."
+        ),
+        parameters=[MODE, LEVEL, FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.cleaned(ComparisonForm(request.query_params))
+        rows = readers.comparison(mode=params["mode"], level=params["level"], truth=may_see_truth(request.user))
+        return Response([_comparison_row(row) for row in rows])
+
+
+class ComparisonClassesView(MetricsView):
+    """Per classifier and class: purity, completeness and F1 (truth-derived)."""
+
+    permission_classes = [IsAuthenticated, MaySeeTruth]
+    download_name = "classifier_comparison_classes"
+
+    @extend_schema(
+        summary="Per-class purity, completeness and F1 of every classifier (truth-derived)",
+        parameters=[MODE, LEVEL, FORMAT],
+        responses={200: ROWS, 403: TRUTH_403},
+    )
+    def get(self, request: Request) -> Response:
+        params = self.cleaned(ComparisonForm(request.query_params))
+        rows = readers.comparison(mode=params["mode"], level=params["level"], truth=True)
+        return Response([{"classifierid": row["classifierid"], **entry} for row in rows for entry in row["per_class"]])
+
+
+class DelaysView(MetricsView):
+    download_name = "delays"
+
+    @extend_schema(
+        summary="Delay histograms of one classifier (log-spaced bins, zero-filled)",
+        description="One row per kind (broker, ours, total) and bin: [low_s, high_s) and messages.",
+        parameters=[START, END, FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request, classifierid: int) -> Response:
+        self.classifier(classifierid)
+        params = self.cleaned(MetricsForm(request.query_params, truth=False))
+        hist = readers.delay_histograms(classifierid=classifierid, start=params["start"], end=params["end"])
+        edges = hist["edges"]
+        return Response(
+            [
+                {"kind": kind, "low_s": edges[i], "high_s": edges[i + 1], "messages": n}
+                for kind, counts in hist["counts"].items()
+                for i, n in enumerate(counts)
+            ]
+        )
+
+
+class CompletenessView(MetricsView):
+    download_name = "completeness"
+
+    @extend_schema(
+        summary="Alerts sent and alerts one classifier answered, per day or week",
+        parameters=[PERIOD, START, END, FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request, classifierid: int) -> Response:
+        self.classifier(classifierid)
+        params = self.cleaned(MetricsForm(request.query_params, truth=False))
+        return Response(
+            readers.completeness(
+                classifierid=classifierid, period=params["period"], start=params["start"], end=params["end"]
+            )
+        )
+
+
+class ConfusionView(MetricsView):
+    permission_classes = [IsAuthenticated, MaySeeTruth]
+    download_name = "confusion"
+
+    @extend_schema(
+        summary="Confusion matrix of one classifier against truth (truth-derived)",
+        description="One row per non-empty cell: true classId, predicted classId, objects.",
+        parameters=[MODE, LEVEL, FORMAT],
+        responses={200: ROWS, 403: TRUTH_403},
+    )
+    def get(self, request: Request, classifierid: int) -> Response:
+        taxonomy = self.classifier(classifierid)["evaluatedtaxonomy"]
+        params = self.cleaned(MetricsForm(request.query_params, levels=readers.levels_of(taxonomy)))
+        cells = readers.confusion(
+            classifierid=classifierid, mode=params["mode"], level=params["level"], taxonomy=taxonomy
+        )
+        return Response([{"trueclassid": t, "predclassid": p, "objects": n} for t, p, n in cells])
+
+
+class TrueProbabilityView(MetricsView):
+    permission_classes = [IsAuthenticated, MaySeeTruth]
+    download_name = "true_class_probability"
+
+    @extend_schema(
+        summary="Probability given to the true class by days since first detection (truth-derived)",
+        description="One row per true class ('all': every class together) and day: n, mean, std.",
+        parameters=[FORMAT],
+        responses={200: ROWS, 403: TRUTH_403},
+    )
+    def get(self, request: Request, classifierid: int) -> Response:
+        self.classifier(classifierid)
+        result = readers.true_class_probability(classifierid=classifierid)
+        return Response([{"trueclass": key, **entry} for key, entries in result.items() for entry in entries])
+
+
+class ObjectRowsView(MetricsView):
+    """Base of an object's rows as the object page shows them (one query of
+    `elasticc.read.selectors`, already flat)."""
+
+    def object_rows(self, diaobjectid: int, rows: list[dict]) -> Response:
+        if not rows and not DiaObject.objects.filter(pk=diaobjectid).exists():
+            raise NotFound("no such object")
+        return Response(rows)
+
+
+class ObjectAlertsView(ObjectRowsView):
+    download_name = "object_alerts"
+
+    @extend_schema(
+        summary="The alerts of one diaObject (the table of its page)",
+        description=(
+            "One row per alert: alertid, diasourceid, midpointtai, filtername, alertsenttimestamp (null: not sent)."
+        ),
+        parameters=[FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request, diaobjectid: int) -> Response:
+        return self.object_rows(diaobjectid, selectors.object_alerts(diaobjectid=diaobjectid))
+
+
+class ObjectClassificationsView(ObjectRowsView):
+    download_name = "object_classifications"
+
+    @extend_schema(
+        summary="Every classification of one diaObject (the history charts of its page)",
+        description=(
+            "One row per classification: classifierid, brokermessageid, alertid, midpointtai of the alert's source, "
+            "descingesttimestamp, classid, probability."
+        ),
+        parameters=[FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request, diaobjectid: int) -> Response:
+        return self.object_rows(diaobjectid, selectors.object_classifications(diaobjectid=diaobjectid))
+
+
+class StreamNightsView(MetricsView):
+    download_name = "stream_nights"
+
+    @extend_schema(
+        summary="Alerts sent and broker messages per simulated night (the stream status page)",
+        description=(
+            "One row per simulated night (floor of the MJD of the alert's source) and series: classifierid null "
+            "for the alerts sent, else that classifier's broker messages about alerts of that night."
+        ),
+        parameters=[FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request) -> Response:
+        nights = readers.stream_nights()
+        rows = [
+            {"night": r["night"], "classifierid": None, "alerts_sent": r["alerts_sent"], "messages": None}
+            for r in nights["alerts"]
+        ]
+        rows += [
+            {"night": r["night"], "classifierid": r["classifierid"], "alerts_sent": None, "messages": r["messages"]}
+            for r in nights["messages"]
+        ]
+        return Response(rows)
+
+
+class StreamLagView(MetricsView):
+    download_name = "stream_lag"
+
+    @extend_schema(
+        summary="Time since the last alert sent and the last broker message stored",
+        description=(
+            "One row: last_alert_sent, last_message_stored, as_of (the metrics refresh they come from), "
+            "alert_lag_s and message_lag_s (seconds from them to now)."
+        ),
+        parameters=[FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request) -> Response:
+        return Response([readers.stream_lag(timezone.now())])

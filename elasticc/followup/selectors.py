@@ -1,0 +1,355 @@
+"""What the world knows, and the follow-up queries built on it.
+
+A follow-up program may only see what LSST had published: the detections
+whose alerts were sent and, for those objects, the forced photometry up to
+their latest sent alert. `_KNOWN_DETECTIONS` and `_HORIZON` are the one
+definition of that; every query of this module is built from them, so no
+answer can leak an unsent detection or a future forced point.
+
+`mjd_now` limits the known world to `midpointtai <= mjd_now` (simulations
+live in the future); None means no limit (PostgreSQL's 'Infinity').
+
+Every query here is one set-based statement whatever the number of objects
+(hot paths: 10^5 known objects, 10^7 forced points): objects are joined as
+sets and each object's forced photometry is an index range of one hash
+partition, aggregated into arrays in SQL rather than shaped row by row in
+Python.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.db import connection
+
+from elasticc.models import PlannedSpectrum, SpectrumInfo, WantedSpectrum
+
+MJD_UNIX_EPOCH = 40587.0
+# AB zero point of the stored fluxes (nJy): mag = ZP - 2.5 log10(flux).
+FLUX_ZEROPOINT = 31.4
+# `latest` magnitudes of spectrawanted use forced points with S/N above this.
+LATEST_MIN_SNR = 3.0
+BANDS = ("u", "g", "r", "i", "z", "Y")
+HOST_COLUMNS: tuple[str, ...] = (
+    *(f"hostgal_mag_{band.lower()}" for band in BANDS),
+    *(f"hostgal_magerr_{band.lower()}" for band in BANDS),
+    "hostgal_ellipticity",
+    "hostgal_sqradius",
+    "hostgal_snsep",
+)
+
+# Detections whose alert was sent, up to mjd_now.
+_KNOWN_DETECTIONS = """
+    SELECT s.diaobjectid, s.midpointtai
+    FROM elasticc_diasource s JOIN elasticc_diaalert a ON a.diasourceid = s.diasourceid
+    WHERE a.alertsenttimestamp IS NOT NULL AND s.midpointtai <= %(mjd_now)s
+"""
+# Per object in `scope` (a CTE of diaobjectids), the time of its latest known
+# detection: forced photometry is known up to it. Objects without a known
+# detection have no row, so they are unknown to the world.
+_HORIZON = f"""
+    horizon AS (
+        SELECT k.diaobjectid, max(k.midpointtai) AS horizon
+        FROM ({_KNOWN_DETECTIONS}) k
+        WHERE k.diaobjectid IN (SELECT diaobjectid FROM scope)
+        GROUP BY k.diaobjectid
+    )
+"""
+_SCOPE_IDS = "scope AS (SELECT DISTINCT unnest(%(ids)s::bigint[]) AS diaobjectid)"
+
+
+def _scope_hot(*, cheat: bool) -> str:
+    """Objects with a known detection since %(since)s (with `cheat`, only
+    those of the true gentypes %(gentypes)s)."""
+    truth = (
+        "JOIN elasticc_diaobjecttruth t ON t.diaobjectid = k.diaobjectid AND t.gentype = ANY(%(gentypes)s::int[])"
+        if cheat
+        else ""
+    )
+    return f"""
+    scope AS (
+        SELECT DISTINCT k.diaobjectid FROM ({_KNOWN_DETECTIONS}) k {truth}
+        WHERE k.midpointtai >= %(since)s
+    )
+    """
+
+
+def current_mjd() -> float:
+    """Now as an MJD: where windows given in days end when no mjd_now is given."""
+    return datetime.now(UTC).timestamp() / 86400.0 + MJD_UNIX_EPOCH
+
+
+def _rows(sql: str, params: dict) -> list[dict]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col.name for col in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _limit(mjd_now: float | None) -> float:
+    return float("inf") if mjd_now is None else mjd_now
+
+
+@dataclass(frozen=True)
+class KnownWorld:
+    objects: int
+    detections: int
+    forced: int
+
+
+def known_world(*, mjd_now: float | None = None) -> KnownWorld:
+    """How much of the simulation the world knows (objects, detections,
+    forced points): the numbers the definition above gives, for tests and
+    the follow-up page."""
+    (row,) = _rows(
+        f"""
+        WITH scope AS (SELECT DISTINCT diaobjectid FROM ({_KNOWN_DETECTIONS}) k0), {_HORIZON}
+        SELECT (SELECT count(*) FROM horizon) AS objects,
+               (SELECT count(*) FROM ({_KNOWN_DETECTIONS}) k) AS detections,
+               (SELECT count(*) FROM horizon h JOIN elasticc_diaforcedsource f
+                  ON f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon) AS forced
+        """,
+        {"mjd_now": _limit(mjd_now)},
+    )
+    return KnownWorld(**row)
+
+
+def known_objects(*, objectids: list[int], mjd_now: float | None = None) -> set[int]:
+    """The ids among `objectids` that the world knows (a sent alert up to mjd_now)."""
+    rows = _rows(
+        f"WITH {_SCOPE_IDS}, {_HORIZON} SELECT diaobjectid FROM horizon",
+        {"ids": objectids, "mjd_now": _limit(mjd_now)},
+    )
+    return {row["diaobjectid"] for row in rows}
+
+
+def _light_curves(*, scope_sql: str, params: dict, include_hostinfo: bool) -> list[dict]:
+    host = "".join(f", o.{column}" for column in HOST_COLUMNS) if include_hostinfo else ""
+    return _rows(
+        f"""
+        WITH {scope_sql}, {_HORIZON}
+        SELECT o.diaobjectid AS objectid, o.ra, o.decl AS dec,
+               COALESCE(spec.z, -99) AS redshift, COALESCE(spec.classid, -99) AS sncode,
+               lc.mjd, lc.band, lc.flux, lc.fluxerr {host}
+        FROM horizon h
+        JOIN elasticc_diaobject o ON o.diaobjectid = h.diaobjectid
+        CROSS JOIN LATERAL (
+            SELECT COALESCE(array_agg(f.midpointtai ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS mjd,
+                   COALESCE(array_agg(f.filtername ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS band,
+                   COALESCE(array_agg(f.psflux ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS flux,
+                   COALESCE(array_agg(f.psfluxerr ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS fluxerr
+            FROM elasticc_diaforcedsource f
+            WHERE f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
+        ) lc
+        LEFT JOIN LATERAL (
+            SELECT si.z, si.classid FROM elasticc_spectruminfo si
+            WHERE si.diaobjectid = h.diaobjectid AND si.mjd <= %(mjd_now)s
+            ORDER BY si.mjd DESC, si.reportedat DESC LIMIT 1
+        ) spec ON true
+        ORDER BY o.diaobjectid
+        """,
+        params,
+    )
+
+
+def light_curves(*, objectids: list[int], mjd_now: float | None = None, include_hostinfo: bool = False) -> list[dict]:
+    """The known light curves of `objectids` (objects the world does not know
+    are left out; callers check with `known_objects` first). Redshift and
+    sncode come from the latest reported spectrum, -99 without one."""
+    return _light_curves(
+        scope_sql=_SCOPE_IDS,
+        params={"ids": objectids, "mjd_now": _limit(mjd_now)},
+        include_hostinfo=include_hostinfo,
+    )
+
+
+def hot_transients(
+    *,
+    detected_since_mjd: float,
+    mjd_now: float | None = None,
+    include_hostinfo: bool = False,
+    cheat_gentypes: list[int] | None = None,
+) -> list[dict]:
+    """Known light curves of the objects with a known detection at or after
+    `detected_since_mjd`. `cheat_gentypes` keeps only those true gentypes
+    (truth: the caller checks the user may see it)."""
+    return _light_curves(
+        scope_sql=_scope_hot(cheat=cheat_gentypes is not None),
+        params={"since": detected_since_mjd, "mjd_now": _limit(mjd_now), "gentypes": cheat_gentypes or []},
+        include_hostinfo=include_hostinfo,
+    )
+
+
+def wanted_spectra(
+    *,
+    requested_since: datetime,
+    not_claimed_since: datetime | None,
+    detected_since_mjd: float,
+    no_spectra_since_mjd: float | None,
+    mjd_now: float | None = None,
+    lim_mag: float | None = None,
+    lim_mag_band: str | None = None,
+) -> list[dict]:
+    """Wanted spectra asked for since `requested_since` that nobody planned
+    since `not_claimed_since` (None: plans ignored) or reported with a
+    spectrum MJD at or after `no_spectra_since_mjd` (None: reports ignored),
+    of objects with a known detection since `detected_since_mjd`; each with
+    `latest`: per band, the latest known forced point with S/N > 3 as an AB
+    magnitude. `lim_mag`/`lim_mag_band` keep objects whose latest such point
+    in that band is at least that bright. One statement."""
+    params = {
+        "requested_since": requested_since,
+        "not_claimed_since": not_claimed_since,
+        "no_spectra_since": no_spectra_since_mjd,
+        "since": detected_since_mjd,
+        "mjd_now": _limit(mjd_now),
+        "zp": FLUX_ZEROPOINT,
+        "snr": LATEST_MIN_SNR,
+        "lim_mag": lim_mag,
+        "lim_mag_band": lim_mag_band,
+    }
+    rows = _rows(
+        f"""
+        WITH wanted AS (
+            SELECT w.diaobjectid, w.requester, w.priority FROM elasticc_wantedspectrum w
+            WHERE w.wanttime >= %(requested_since)s
+              AND (%(not_claimed_since)s::timestamptz IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM elasticc_plannedspectrum p
+                    WHERE p.diaobjectid = w.diaobjectid AND p.created_at >= %(not_claimed_since)s))
+              AND (%(no_spectra_since)s::float8 IS NULL OR NOT EXISTS (
+                    SELECT 1 FROM elasticc_spectruminfo si
+                    WHERE si.diaobjectid = w.diaobjectid AND si.mjd >= %(no_spectra_since)s))
+        ),
+        scope AS (
+            SELECT DISTINCT k.diaobjectid FROM ({_KNOWN_DETECTIONS}) k
+            WHERE k.midpointtai >= %(since)s AND k.diaobjectid IN (SELECT diaobjectid FROM wanted)
+        ),
+        {_HORIZON},
+        latest AS (
+            SELECT DISTINCT ON (f.diaobjectid, f.filtername)
+                   f.diaobjectid, f.filtername, f.midpointtai AS mjd,
+                   %(zp)s - 2.5 * log(f.psflux::numeric)::float8 AS mag
+            FROM horizon h JOIN elasticc_diaforcedsource f
+              ON f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
+            WHERE f.psflux > 0 AND f.psflux > %(snr)s * f.psfluxerr
+            ORDER BY f.diaobjectid, f.filtername, f.midpointtai DESC
+        ),
+        latest_by_object AS (
+            SELECT diaobjectid, jsonb_object_agg(filtername, jsonb_build_object('mjd', mjd, 'mag', mag)) AS latest,
+                   min(mag) FILTER (WHERE filtername = %(lim_mag_band)s) AS limband_mag
+            FROM latest GROUP BY diaobjectid
+        )
+        SELECT w.diaobjectid AS oid, o.ra, o.decl AS dec, w.requester AS req, w.priority AS prio,
+               COALESCE(l.latest, '{{}}'::jsonb) AS latest
+        FROM wanted w
+        JOIN horizon h ON h.diaobjectid = w.diaobjectid
+        JOIN elasticc_diaobject o ON o.diaobjectid = w.diaobjectid
+        LEFT JOIN latest_by_object l ON l.diaobjectid = w.diaobjectid
+        WHERE %(lim_mag)s::float8 IS NULL OR l.limband_mag <= %(lim_mag)s
+        ORDER BY w.priority DESC, w.diaobjectid, w.requester
+        """,
+        params,
+    )
+    for row in rows:
+        # Django's psycopg setup hands jsonb over as text.
+        if isinstance(row["latest"], str):
+            row["latest"] = json.loads(row["latest"])
+    return rows
+
+
+def wanted_spectra_by_filters(
+    *,
+    requested_since: datetime | None = None,
+    not_claimed_in_last_days: float = 7.0,
+    detected_since_mjd: float | None = None,
+    detected_in_last_days: float = 14.0,
+    no_spectra_in_last_days: float = 7.0,
+    lim_mag: float | None = None,
+    lim_mag_band: str | None = None,
+    mjd_now: float | None = None,
+) -> list[dict]:
+    """`wanted_spectra` with the windows of the spectrawanted API (and the
+    follow-up page): requests of the last 14 days, plans of the last 7 days
+    (wall clock: people make them now), detections in the last 14 days and
+    spectra in the last 7 days before mjd_now (simulated time)."""
+    now = datetime.now(UTC)
+    mjd_end = mjd_now if mjd_now is not None else current_mjd()
+    if detected_since_mjd is None:
+        detected_since_mjd = mjd_end - detected_in_last_days
+    return wanted_spectra(
+        requested_since=requested_since or now - timedelta(days=14),
+        not_claimed_since=now - timedelta(days=not_claimed_in_last_days) if not_claimed_in_last_days > 0 else None,
+        detected_since_mjd=detected_since_mjd,
+        no_spectra_since_mjd=mjd_end - no_spectra_in_last_days if no_spectra_in_last_days > 0 else None,
+        mjd_now=mjd_now,
+        lim_mag=lim_mag,
+        lim_mag_band=lim_mag_band,
+    )
+
+
+def known_spectra(
+    *,
+    objectids: list[int] | None = None,
+    facility: str | None = None,
+    mjd_min: float | None = None,
+    mjd_max: float | None = None,
+    classid: int | None = None,
+    z_min: float | None = None,
+    z_max: float | None = None,
+    since: datetime | None = None,
+) -> list[dict]:
+    """Reported spectrum information matching every given filter, by mjd."""
+    return _rows(
+        """
+        SELECT si.diaobjectid AS objectid, si.facility, si.mjd, si.z, si.classid
+        FROM elasticc_spectruminfo si
+        WHERE (%(ids)s::bigint[] IS NULL OR si.diaobjectid = ANY(%(ids)s::bigint[]))
+          AND (%(facility)s::text IS NULL OR si.facility = %(facility)s)
+          AND (%(mjd_min)s::float8 IS NULL OR si.mjd >= %(mjd_min)s)
+          AND (%(mjd_max)s::float8 IS NULL OR si.mjd <= %(mjd_max)s)
+          AND (%(classid)s::int IS NULL OR si.classid = %(classid)s)
+          AND (%(z_min)s::float8 IS NULL OR si.z >= %(z_min)s)
+          AND (%(z_max)s::float8 IS NULL OR si.z <= %(z_max)s)
+          AND (%(since)s::timestamptz IS NULL OR si.reportedat >= %(since)s)
+        ORDER BY si.mjd, si.spectruminfoid
+        """,
+        {
+            "ids": objectids,
+            "facility": facility,
+            "mjd_min": mjd_min,
+            "mjd_max": mjd_max,
+            "classid": classid,
+            "z_min": z_min,
+            "z_max": z_max,
+            "since": since,
+        },
+    )
+
+
+def object_followup(*, diaobjectid: int) -> dict[str, list[dict]]:
+    """The requests, plans and reports of one object, with who made them (three indexed queries)."""
+    return {
+        "wanted": list(
+            WantedSpectrum.objects.filter(diaobject_id=diaobjectid)
+            .order_by("-priority", "requester")
+            .values("requester", "priority", "wanttime", "user__username")
+        ),
+        "plans": list(
+            PlannedSpectrum.objects.filter(diaobject_id=diaobjectid)
+            .order_by("plantime")
+            .values("facility", "plantime", "comment", "created_at", "user__username")
+        ),
+        "reports": list(
+            SpectrumInfo.objects.filter(diaobject_id=diaobjectid)
+            .order_by("-mjd")
+            .values("facility", "mjd", "z", "classid", "reportedat", "user__username")
+        ),
+    }
+
+
+def current_plans(*, facility: str | None = None, limit: int = 500) -> list[dict]:
+    """Declared plans, soonest first (the follow-up page), at most `limit`."""
+    plans = PlannedSpectrum.objects.order_by("plantime", "diaobject_id")
+    if facility:
+        plans = plans.filter(facility=facility)
+    return list(plans.values("diaobject_id", "facility", "plantime", "comment", "created_at", "user__username")[:limit])

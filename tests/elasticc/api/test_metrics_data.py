@@ -1,0 +1,88 @@
+"""The metrics data endpoints (/elasticc/metricsdata/...): the same numbers
+as the pages, in JSON and CSV; truth-derived ones 403 JSON for non-admins."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+TRUTH_ENDPOINTS = ["comparison/classes/", "{A}/confusion/", "{A}/trueprob/"]
+
+
+def _csv(response) -> list[dict]:
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith("attachment;")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+@pytest.mark.django_db
+def test_comparison_json_and_csv_match_the_page(client_for, admin_user, fixture_ids):
+    client = client_for(admin_user)
+    rows = client.get("/elasticc/metricsdata/comparison/?mode=latest&level=exact").json()
+    a = {r["classifierid"]: r for r in rows}[fixture_ids["A"]]
+    assert a["accuracy"] == pytest.approx(2 / 3)
+    assert a["macro_f1"] == pytest.approx(0.5)
+    assert (a["nobjects"], a["nalerts"], a["alerts_sent"]) == (4, 6, 7)
+    assert a["delay_median_low_s"] == pytest.approx(10.0)
+    table = _csv(client.get("/elasticc/metricsdata/comparison/?mode=latest&level=exact&format=csv"))
+    row = {int(r["classifierid"]): r for r in table}[fixture_ids["A"]]
+    assert float(row["accuracy"]) == pytest.approx(2 / 3)
+    assert float(row["completeness"]) == pytest.approx(6 / 7)
+    classes = client.get("/elasticc/metricsdata/comparison/classes/?level=exact").json()
+    of_a = {r["classid"]: r for r in classes if r["classifierid"] == fixture_ids["A"]}
+    assert (of_a[113]["purity"], of_a[113]["completeness"], of_a[113]["f1"]) == (0.0, None, 0.0)
+
+
+@pytest.mark.django_db
+def test_chart_endpoints(client_for, admin_user, fixture_ids):
+    client = client_for(admin_user)
+    a = fixture_ids["A"]
+    delays = client.get(f"/elasticc/metricsdata/{a}/delays/").json()
+    broker = [r for r in delays if r["kind"] == "broker"]
+    assert [r["messages"] for r in broker] == [0, 0, 0, 0, 0, 0, 0, 6]
+    assert broker[-1]["low_s"] == pytest.approx(10.0)
+    assert len(_csv(client.get(f"/elasticc/metricsdata/{a}/delays/?format=csv"))) == 24
+    completeness = client.get(f"/elasticc/metricsdata/{a}/completeness/").json()
+    assert [(r["sent"], r["classified"]) for r in completeness] == [(4, 4), (3, 2)]
+    confusion = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact").json()
+    assert confusion == [
+        {"trueclassid": 111, "predclassid": 111, "objects": 1},
+        {"trueclassid": 112, "predclassid": 113, "objects": 1},
+        {"trueclassid": 122, "predclassid": 122, "objects": 1},
+    ]
+    trueprob = client.get(f"/elasticc/metricsdata/{a}/trueprob/?format=csv")
+    assert {r["trueclass"] for r in _csv(trueprob)} == {"111", "112", "122", "all"}
+    assert client.get("/elasticc/metricsdata/999999/delays/").status_code == 404
+    assert client.get(f"/elasticc/metricsdata/{a}/confusion/?level=bogus").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["", "?format=csv"])
+def test_truth_endpoints_are_403_json_for_others(client_for, plain_user, broker_user, fixture_ids, fmt):
+    for user in (plain_user, broker_user):
+        client = client_for(user)
+        for path in TRUTH_ENDPOINTS:
+            response = client.get(f"/elasticc/metricsdata/{path.format(A=fixture_ids['A'])}{fmt}")
+            assert response.status_code == 403
+            assert response["Content-Type"].startswith("application/json")
+            assert "elasticc_admin" in response.json()["error"]
+        rows = client.get("/elasticc/metricsdata/comparison/").json()
+        assert not {"accuracy", "macro_f1", "objects"} & set(rows[0])
+        assert client.get(f"/elasticc/metricsdata/{fixture_ids['A']}/delays/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_metrics_endpoints_are_in_the_openapi_schema(client_for, plain_user):
+    schema = client_for(plain_user).get("/api/schema/?format=json").json()
+    for path in (
+        "/elasticc/metricsdata/comparison/",
+        "/elasticc/metricsdata/comparison/classes/",
+        "/elasticc/metricsdata/{classifierid}/delays/",
+        "/elasticc/metricsdata/{classifierid}/completeness/",
+        "/elasticc/metricsdata/{classifierid}/confusion/",
+        "/elasticc/metricsdata/{classifierid}/trueprob/",
+    ):
+        assert path in schema["paths"], path
+        assert schema["paths"][path]["get"]["summary"]

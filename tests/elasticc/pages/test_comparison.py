@@ -1,0 +1,64 @@
+"""The comparison page (/elasticc/metrics/) and the A-vs-B view, on the
+hand-made metrics data set: numbers worked out by hand, truth only for admins."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.django_db
+def test_comparison_table_for_admins(client, admin_user, fixture_ids, django_assert_max_num_queries):
+    client.force_login(admin_user)
+    with django_assert_max_num_queries(12):
+        response = client.get("/elasticc/metrics/?mode=latest&level=exact")
+    assert response.status_code == 200
+    rows = {r["classifierid"]: r for r in response.context["rows"]}
+    a = rows[fixture_ids["A"]]
+    # A, latest, exact: 111->111, 112->113, 122->122: accuracy 2/3, macro F1 (1 + 0 + 0 + 1) / 4.
+    assert (a["accuracy"], a["macro_f1"]) == (pytest.approx(2 / 3), pytest.approx(0.5))
+    html = response.content.decode()
+    assert f'<tr data-classifierid="{fixture_ids["A"]}">' in html
+    assert 'data-key="accuracy" data-value="0.6666' in html
+    assert "0.667" in html
+    assert 'class="per-class"' in html
+    assert 'id="truth-hidden"' not in html
+    best = client.get("/elasticc/metrics/?mode=best&level=exact").context["rows"]
+    assert {r["classifierid"]: r["accuracy"] for r in best}[fixture_ids["A"]] == 1.0
+
+
+@pytest.mark.django_db
+def test_comparison_table_without_truth(client, plain_user, fixture_ids):
+    client.force_login(plain_user)
+    response = client.get("/elasticc/metrics/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="truth-hidden"' in html
+    for marker in ('data-key="accuracy"', 'data-key="macro_f1"', 'data-key="purity"', 'class="per-class"'):
+        assert marker not in html
+    row = {r["classifierid"]: r for r in response.context["rows"]}[fixture_ids["A"]]
+    assert "accuracy" not in row
+    assert row["completeness"] == pytest.approx(6 / 7)
+    assert 'data-key="nobjects" data-value="4"' in html
+    assert client.get("/elasticc/metrics/?level=nonsense").status_code == 400
+
+
+@pytest.mark.django_db
+def test_pair_view_is_truth_only_and_differences_f1(client, plain_user, admin_user, fixture_ids):
+    url = f"/elasticc/metrics/compare/?a={fixture_ids['A']}&b={fixture_ids['B']}&mode=latest&level=exact"
+    client.force_login(plain_user)
+    assert client.get(url).status_code == 403
+    client.force_login(admin_user)
+    response = client.get(url)
+    assert response.status_code == 200
+    diff = {r["class"]: r for r in response.context["charts"]["f1_diff"]}
+    # A: F1 111 = 1, 112 = 0, 113 = 0, 122 = 1; B (only object 1001, 111 -> 111): F1 111 = 1.
+    by_id = {key.split()[0]: r for key, r in diff.items()}
+    assert {k: (r["a"], r["b"]) for k, r in by_id.items()} == {
+        "111": (1.0, 1.0),
+        "112": (0.0, 0.0),
+        "113": (0.0, 0.0),
+        "122": (1.0, 0.0),
+    }
+    assert by_id["122"]["diff"] == -1.0
+    assert [m["objects"] for m in response.context["charts"]["matrices"]] == [3, 1]
+    assert client.get("/elasticc/metrics/compare/?a=999999&b=1").status_code == 404

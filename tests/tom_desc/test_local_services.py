@@ -1,0 +1,63 @@
+"""scripts' service manager: idempotent up, readable errors, down stops what up started."""
+
+import shutil
+import socket
+import uuid
+
+import psycopg
+import pytest
+
+from tom_desc.local_services import BASE_DIR, PgCluster, ServiceError, Tansu, port_open
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def scratch_dir():
+    # Under var/ (not /tmp) so a server run as another user can reach it.
+    path = BASE_DIR / "var" / "test-services" / uuid.uuid4().hex[:8]
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_tansu_up_is_idempotent_and_down_stops_it(scratch_dir):
+    broker = Tansu(root=scratch_dir, port=_free_port())
+    try:
+        assert "started" in broker.up()
+        assert port_open("127.0.0.1", broker.port)
+        assert "already running" in broker.up()
+    finally:
+        broker.down()
+    assert not port_open("127.0.0.1", broker.port)
+    assert broker.running_pid() is None
+
+
+def test_port_taken_is_a_readable_error(scratch_dir):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        with pytest.raises(ServiceError, match=f"127.0.0.1:{port} is taken"):
+            Tansu(root=scratch_dir, port=port).up()
+        with pytest.raises(ServiceError, match=f"127.0.0.1:{port} is taken"):
+            PgCluster(root=scratch_dir / "pg", port=port).up()
+
+
+def test_postgres_cluster_lifecycle(scratch_dir):
+    cluster = PgCluster(root=scratch_dir / "pg", port=_free_port())
+    try:
+        assert "started" in cluster.up()
+        assert "already running" in cluster.up()
+        with psycopg.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="tom_desc") as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        cluster.down()
+    assert cluster.running_pid() is None
+    assert "not running" in cluster.down()

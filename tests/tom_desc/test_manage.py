@@ -1,0 +1,26 @@
+"""manage.py without a reachable database: one line and a non-zero exit, no traceback."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.kafka_utils import free_port
+from tom_desc.local_services import BASE_DIR
+
+
+@pytest.mark.slow
+def test_command_without_the_database_says_so_in_one_line():
+    env = {**os.environ, "DB_HOST": "127.0.0.1", "DB_PORT": str(free_port())}
+    env.pop("DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "send_elasticc_alerts", "-d", "60000"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"cannot use the database at 127.0.0.1:{env['DB_PORT']}")
+    assert "tom_desc.local_services up" in lines[0]

@@ -1,0 +1,1 @@
+"""Plumbing shared by the project's management commands."""
