@@ -17,7 +17,7 @@ from django.db import connection
 
 from tom_desc.local_services import BASE_DIR, port_open
 
-pytestmark = [pytest.mark.django_db, pytest.mark.kafka]
+pytestmark = [pytest.mark.django_db, pytest.mark.kafka, pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -29,13 +29,22 @@ def _free_port() -> int:
 @pytest.fixture
 def fresh_database():
     params = connection.settings_dict
-    conninfo = {"host": params["HOST"], "port": params["PORT"], "user": params["USER"],
-                "password": params["PASSWORD"] or None}
+    conninfo = {
+        "host": params["HOST"],
+        "port": params["PORT"],
+        "user": params["USER"],
+        "password": params["PASSWORD"] or None,
+    }
     name = f"test_run_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield {"DB_HOST": str(params["HOST"]), "DB_PORT": str(params["PORT"]), "DB_USER": params["USER"],
-           "DB_PASS": params["PASSWORD"] or "", "DB_NAME": name}
+    yield {
+        "DB_HOST": str(params["HOST"]),
+        "DB_PORT": str(params["PORT"]),
+        "DB_USER": params["USER"],
+        "DB_PASS": params["PASSWORD"] or "",
+        "DB_NAME": name,
+    }
     with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -85,13 +94,23 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
         session = _login(base, "runadmin", "run-script-password")
         page = session.get(f"{base}/elasticc/")
         assert page.status_code == 200
-        assert _count(page.text, "Objects") > 0
+        assert _count(page.text, "Objects") == 346  # the ELAsTiCC2 sample shipped in demo/snana
         deadline = time.monotonic() + 180
         while _count(session.get(f"{base}/elasticc/").text, "Classifications") == 0:
             assert time.monotonic() < deadline, "the demo alert cycle stored no classification"
             time.sleep(3)
+        # A long-query runner is running: a submitted query finishes.
+        csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
+        queryid = session.post(
+            f"{base}/db/submitsqlquery/", json={"query": "SELECT count(*) AS n FROM elasticc_classid"}, headers=csrf
+        ).json()["queryid"]
+        deadline = time.monotonic() + 60
+        while session.post(f"{base}/db/checksqlquery/{queryid}/", headers=csrf).json()["status"] != "finished":
+            assert time.monotonic() < deadline, "no long-query runner finished the query"
+            time.sleep(1)
     finally:
         os.killpg(process.pid, signal.SIGINT)
+        stopping = time.monotonic()
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -99,5 +118,6 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
             raise
         log.close()
     assert not port_open("127.0.0.1", port)
+    assert time.monotonic() - stopping < 20, "Ctrl-C took too long to stop everything"
     leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     assert leftovers.strip() == ""
