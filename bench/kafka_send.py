@@ -41,8 +41,8 @@ def load_data(copies: int) -> int:
     """The sample, `copies` times; returns the number of alerts."""
     from django.db import connection
 
-    from elasticc.columns import DIAFORCEDSOURCE_COLUMNS, DIAOBJECT_COLUMNS, DIASOURCE_COLUMNS
-    from elasticc.snana_loader import load_snana_dirs
+    from elasticc.avro.columns import DIAFORCEDSOURCE_COLUMNS, DIAOBJECT_COLUMNS, DIASOURCE_COLUMNS
+    from elasticc.ingest.snana import load_snana_dirs
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -101,15 +101,17 @@ def alerts_in_time_order(limit: int | None = None) -> list[int]:
 
 def bench_send(bootstrap: str, topic: str, batch_size: int) -> tuple[int, float, float]:
     """(alerts, wall seconds, CPU seconds of this process)."""
-    from elasticc.alert_sender import send_alerts
+    from elasticc.stream.alert_sender import SendOptions, send_alerts
 
     cpu = time.process_time()
-    result = send_alerts(through_day=1e9, kafka_server=bootstrap, topic=topic, batch_size=batch_size, progress=False)
+    result = send_alerts(
+        options=SendOptions(through_day=1e9, kafka_server=bootstrap, topic=topic, batch_size=batch_size, progress=False)
+    )
     return result.confirmed, result.seconds, time.process_time() - cpu
 
 
 def bench_build_only(ids: list[int], batch_size: int = 5000) -> float:
-    from elasticc.alert_builder import build_alert_payloads
+    from elasticc.stream.alert_builder import build_alert_payloads
 
     started = time.perf_counter()
     for i in range(0, len(ids), batch_size):
@@ -118,7 +120,7 @@ def bench_build_only(ids: list[int], batch_size: int = 5000) -> float:
 
 
 def bench_record_only(ids: list[int], batch_size: int = 5000) -> float:
-    from elasticc.alert_sender import record_sent
+    from elasticc.stream.alert_sender import record_sent
 
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
@@ -129,7 +131,7 @@ def bench_record_only(ids: list[int], batch_size: int = 5000) -> float:
 
 def orm_reconstruct(alert, history_days: float = 365.0) -> dict:
     """The original's per-alert reconstruction, with the Django ORM."""
-    from elasticc.columns import DIAOBJECT_AVRO_FIELDS, avro_fields
+    from elasticc.avro.columns import DIAOBJECT_AVRO_FIELDS, avro_fields
     from elasticc.models import DiaForcedSource, DiaSource
 
     source = alert.diasource
@@ -171,7 +173,7 @@ def bench_orm(bootstrap: str, topic: str, ids: list[int]) -> tuple[int, float, l
     from confluent_kafka import Producer
     from django.db.models.functions import Now
 
-    from elasticc import avro_codec
+    from elasticc.avro import codec as avro_codec
     from elasticc.models import DiaAlert
 
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
@@ -255,7 +257,7 @@ def main() -> None:
         f"({n_orm / orm_cpu:,.0f} alerts per CPU-second)"
     )
 
-    from elasticc.alert_builder import build_alert_payloads
+    from elasticc.stream.alert_builder import build_alert_payloads
 
     ours = dict(build_alert_payloads(alert_ids=orm_ids))
     same = sum(1 for alertid, payload in orm_payloads if ours[alertid] == payload)

@@ -57,7 +57,7 @@ def write_replicas(target: Path, copies: int) -> None:
     import numpy as np
     from astropy.io import fits
 
-    from elasticc.snana_loader import _read_fits_table, find_pairs
+    from elasticc.ingest.snana import _read_fits_table, find_pairs
 
     for model in sorted(p for p in SAMPLE.iterdir() if p.is_dir()):
         pairs, _ = find_pairs(model)
@@ -93,8 +93,8 @@ def copy_ceiling(dirs: list[Path]) -> tuple:
     loader's figures can be read against the load other users put on it."""
     from django.db import connection, transaction
 
-    from elasticc.bulkload import _copy, arrow_table
-    from elasticc.snana_loader import _dump_file, find_pairs, read_dump, read_snana_pair
+    from elasticc.ingest.bulk_copy import _copy, arrow_table
+    from elasticc.ingest.snana import _dump_file, find_pairs, read_dump, read_snana_pair
 
     tables = []
     for directory in dirs:
@@ -129,8 +129,8 @@ def alert_load(tmp: Path) -> tuple:
 
     from django.db import connection
 
-    from elasticc.alert_builder import build_alert_payloads
-    from elasticc.alert_loader import load_alert_files
+    from elasticc.ingest.alert_files import load_alert_files
+    from elasticc.stream.alert_builder import build_alert_payloads
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT alertid FROM elasticc_diaalert ORDER BY alertid")
@@ -173,8 +173,8 @@ def main() -> None:
     if not SAMPLE.is_dir():
         sys.exit(f"SNANA sample not found at {SAMPLE}")
     setup_django(args.db)
-    from elasticc.snana_loader import load_snana_dirs
-    from elasticc.synthetic import generate_elasticc_data
+    from elasticc.ingest.snana import load_snana_dirs
+    from elasticc.ingest.synthetic import generate_elasticc_data
 
     results = []
     truncate()

@@ -242,7 +242,7 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
-    from elasticc.metrics import refresh_metrics
+    from elasticc.metrics.refresh import refresh_metrics
 
     ids = fill(args)["classifiers"]
     print("aggregates:")

@@ -4,7 +4,7 @@
 
 1. Fills a database of its own (default `bench_rest`: created and migrated;
    its ELAsTiCC rows are emptied first unless `--keep`, so never point it at
-   production) with `elasticc.synthetic`
+   production) with `elasticc.ingest.synthetic`
    (`--objects` objects; every epoch is a forced source, the detections are
    sources and alerts).
 2. For each list endpoint, times in-process with Django's test client (a
@@ -62,7 +62,7 @@ def fill(n_objects: int, keep: bool) -> None:
     """Synthetic rows for `n_objects` objects. With `keep`, rows already loaded
     stay and only missing chunks are generated (the generator skips chunks
     whose objects exist), so a bigger run can extend a smaller one."""
-    from elasticc.synthetic import generate_elasticc_data
+    from elasticc.ingest.synthetic import generate_elasticc_data
 
     if not keep:
         execute(
@@ -79,7 +79,7 @@ def fill(n_objects: int, keep: bool) -> None:
 
 
 def bench_endpoint(client, endpoint: str, table: str, key: str, repeat: int, walk: int) -> dict:
-    from elasticc.selectors import row_count
+    from elasticc.read.counts import row_count
 
     total = row_count(table)
     depth = max(total - 100 * (walk + 2), 0)

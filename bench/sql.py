@@ -31,6 +31,7 @@ from pathlib import Path
 import psutil
 import psycopg
 import requests
+from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -69,14 +70,16 @@ def prepare(env: dict[str, str]) -> str:
     """Create and migrate the database if needed; returns the bench user's API token."""
     params = {
         "host": env.get("DB_HOST", "127.0.0.1"),
-        "port": env.get("DB_PORT", "55432"),
+        "port": env.get("DB_PORT") or env.get("DESC_PG_PORT") or "55432",
         "user": env.get("DB_USER", "postgres"),
         "password": env.get("DB_PASS") or None,
     }
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [env["DB_NAME"]]).fetchone() is None:
-            conn.execute(f'CREATE DATABASE "{env["DB_NAME"]}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(env["DB_NAME"])))
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
+    # gunicorn serves pages with the hashed static files (the login page the server check fetches).
+    subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
     out = subprocess.run(
         [PYTHON, "manage.py", "shell", "-c", TOKEN_SCRIPT],
         cwd=BASE_DIR,
