@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "db" / "client")
 from tom_client import TomClient
 
 # Step 1 keeps each classifier's best guess per alert in a temporary table
-# (it lives only for this request); step 2 maps truth gentypes to classIds.
+# (it lives only for this request); step 2 maps truth gentypes to classIds
+# of the taxonomy the classifier is evaluated in (ELAsTiCC or ELAsTiCC2).
 QUERIES = [
     """CREATE TEMPORARY TABLE best AS
        SELECT DISTINCT ON (c.classifierid, m.diasourceid)
@@ -39,7 +40,7 @@ QUERIES = [
        JOIN elasticc_brokerclassifier cl ON cl.classifierid = b.classifierid
        JOIN elasticc_diasource s ON s.diasourceid = b.diasourceid
        JOIN elasticc_diaobjecttruth t ON t.diaobjectid = s.diaobjectid
-       JOIN elasticc_gentypeofclassid g ON g.gentype = t.gentype
+       JOIN elasticc_gentypeofclassid g ON g.gentype = t.gentype AND g.taxonomy = cl.evaluatedtaxonomy
        GROUP BY 1, 2, 3, 4, 5
        ORDER BY 1, 4, 5""",
 ]

@@ -15,9 +15,18 @@ classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications-$(date -
 mkdir -p var/log
 
 pids=()
+current=
+# Foreground work runs in the background and is waited for, so that a signal
+# is handled at once instead of after the command ends.
+run() {
+    "$@" &
+    current=$!
+    wait "$current"
+    current=
+}
 stop() {
     trap - EXIT INT TERM
-    kill -TERM "${pids[@]}" 2>/dev/null
+    kill -TERM "${pids[@]}" $current 2>/dev/null
     wait
     exit 0
 }
@@ -30,12 +39,11 @@ $py manage.py fakebroker --source-topic "$alerts" --dest-topic "$classifications
     >> var/log/fakebroker.log 2>&1 &
 pids+=($!)
 
-$py manage.py send_elasticc_alerts --added-days "${DEMO_DAYS:-30}" --topic "$alerts" --do --no-progress \
+run $py manage.py send_elasticc_alerts --added-days "${DEMO_DAYS:-30}" --wfd-topic "$alerts" --do --no-progress \
     >> var/log/send_elasticc_alerts.log 2>&1
 echo "demo alert cycle: alerts sent (log in var/log/); classifications are arriving"
 
 while true; do
-    $py manage.py refresh_elasticc_metrics >> var/log/metrics.log 2>&1
-    sleep "${DEMO_METRICS_EVERY:-30}" &
-    wait $!
+    run $py manage.py refresh_elasticc_metrics >> var/log/metrics.log 2>&1
+    run sleep "${DEMO_METRICS_EVERY:-30}"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole DESC TOM on this machine:
 #   venv + pinned requirements, PostgreSQL and Kafka (tom_desc/local_services.py),
-#   migrations, an admin account, demo data, one demo alert cycle, and gunicorn
+#   migrations, an admin account, demo data, one demo alert cycle, a long-query
+#   runner, and gunicorn
 #   on http://127.0.0.1:${PORT:-8080}/. Ctrl-C stops everything it started.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,6 +30,9 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 scripts/demo_alert_cycle.sh &
+workers+=($!)
+# Runs the queued long SQL queries (POST /db/submitsqlquery/, TomClient.long_query).
+$py manage.py long_query_runner --loop >> var/log/long_query_runner.log 2>&1 &
 workers+=($!)
 
 echo "DESC TOM on http://127.0.0.1:${PORT:-8080}/  (Ctrl-C stops it)"
