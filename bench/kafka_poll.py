@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/kafka_poll.py [--messages 100000] [--db bench_ingest]
                                          [--orm-messages 20000] [--store-probe]
+                                         [--partitions 6] [--processes 1,2]
 
 1. Fills a fresh topic with N v0_9_1 brokerClassification messages (7
    classifications each, as RandomSNType sends).
 2. brokerpoll: runs `manage.py brokerpoll` as a subprocess on that topic and
    times it from its start (and from its first committed batch) until all N
-   messages are committed rows, watching the trigger-kept row count.
+   messages are committed rows, watching the trigger-kept row count; then
+   the same with each count of `--processes` brokerpoll processes in one
+   consumer group sharing the topic's `--partitions` (Kafka's own scale-out).
 3. ORM: consumes the same topic (another group) in batches of 1,000 and
    stores each batch the way the original TOM did, in one transaction, then
    commits the offsets: classifier `get_or_create` (cached), messages with
@@ -58,14 +61,14 @@ def records(n: int, start: int = 0) -> list[dict]:
     ]
 
 
-def fill_topic(bootstrap: str, topic: str, n: int) -> float:
+def fill_topic(bootstrap: str, topic: str, n: int, partitions: int) -> float:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
     from elasticc.avro import codec as avro_codec
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, num_partitions=1)])[topic].result(30)
+    admin.create_topics([NewTopic(topic, num_partitions=partitions)])[topic].result(30)
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50, "batch.num.messages": 10000})
     started = time.perf_counter()
     for chunk in range(0, n, 10000):
@@ -115,18 +118,21 @@ def backend_pids(exclude_self: bool = True) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def run_brokerpoll(bootstrap: str, topic: str, n: int) -> dict[str, float]:
+def run_brokerpoll(bootstrap: str, topic: str, n: int, processes: int = 1) -> dict[str, float]:
+    """`processes` brokerpoll processes in one fresh consumer group until all
+    `n` messages are rows; steady state is timed from the first stored row."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOG_LEVEL": "INFO"}
-    log = BASE_DIR / "var" / "bench_kafka_poll.log"
-    log.parent.mkdir(exist_ok=True)
+    group = f"bench-{uuid.uuid4().hex[:8]}"
+    logs = [BASE_DIR / "var" / f"bench_kafka_poll_{i}.log" for i in range(processes)]
+    logs[0].parent.mkdir(exist_ok=True)
     started = time.perf_counter()
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "brokerpoll", "--config", "", "--topic", topic, "--group",
-             f"bench-{uuid.uuid4().hex[:8]}", "--session-timeout-ms", "6000", "--max-idle", "5",
-             "--report-every", "10"],
-            cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    command = [sys.executable, "manage.py", "brokerpoll", "--config", "", "--topic", topic, "--group", group,
+               "--session-timeout-ms", "6000", "--max-idle", "5", "--report-every", "10"]  # fmt: skip
+    running = []
+    for log in logs:
+        with open(log, "w") as out:
+            running.append(subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT))
+    try:
         first = None
         while True:
             count = stored_messages()
@@ -134,19 +140,28 @@ def run_brokerpoll(bootstrap: str, topic: str, n: int) -> dict[str, float]:
             if count and first is None:
                 # CPU from here on is steady-state work (startup and the
                 # consumer-group join excluded).
-                first = (now, count, cpu_seconds(process.pid), sum(cpu_seconds(pid) for pid in backend_pids()))
+                first = (
+                    now,
+                    count,
+                    sum(cpu_seconds(p.pid) for p in running),
+                    sum(cpu_seconds(pid) for pid in backend_pids()),
+                )
             if count >= n:
                 break
-            if process.poll() is not None:
-                raise SystemExit(f"brokerpoll exited early ({process.returncode}); see {log}")
+            for process, log in zip(running, logs, strict=True):
+                if process.poll() is not None:
+                    raise SystemExit(f"brokerpoll exited early ({process.returncode}); see {log}")
             time.sleep(0.1)
         done = time.perf_counter()
-        # CPU used: brokerpoll itself and the PostgreSQL backends serving it
-        # (a load-independent measure on a shared machine).
-        python_cpu = cpu_seconds(process.pid) - first[2]
+        # CPU used: the brokerpoll processes and the PostgreSQL backends
+        # serving them (a load-independent measure on a shared machine).
+        python_cpu = sum(cpu_seconds(p.pid) for p in running) - first[2]
         pg_cpu = sum(cpu_seconds(pid) for pid in backend_pids()) - first[3]
-        process.terminate()
-        process.wait(30)
+    finally:
+        for process in running:
+            process.terminate()
+        for process in running:
+            process.wait(30)
     return {
         "total_s": done - started,
         "steady_s": done - first[0],
@@ -348,7 +363,14 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=None, help="default: settings.KAFKA_BOOTSTRAP_SERVERS")
     parser.add_argument("--store-probe", action="store_true")
     parser.add_argument("--probe-only", action="store_true", help="with --store-probe: stop after it")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions of the benchmark topic")
+    parser.add_argument(
+        "--processes", default="1,2", help="brokerpoll process counts to run in one consumer group, e.g. 1,2"
+    )
     args = parser.parse_args()
+    counts = [int(c) for c in args.processes.split(",")]
+    if not counts or min(counts) < 1 or max(counts) > args.partitions:
+        parser.error("--processes: counts from 1 to --partitions")
     setup_django(args.db)
     from django.conf import settings
 
@@ -364,17 +386,24 @@ def main() -> None:
             return
 
     topic = f"bench-kafka-poll-{uuid.uuid4().hex[:8]}"
-    produce_s = fill_topic(bootstrap, topic, max(n, n_orm))
-    print(f"filled {topic} with {max(n, n_orm):,} messages in {produce_s:.1f} s")
+    produce_s = fill_topic(bootstrap, topic, max(n, n_orm), args.partitions)
+    print(f"filled {topic} ({args.partitions} partitions) with {max(n, n_orm):,} messages in {produce_s:.1f} s")
 
-    empty_broker_tables()
-    poll = run_brokerpoll(bootstrap, topic, n)
-    poll_rate = poll["steady_msgs"] / poll["steady_s"]
-    print(
-        f"brokerpoll: {n:,} messages in {poll['total_s']:.1f} s from process start "
-        f"({n / poll['total_s']:,.0f} msg/s incl. startup and group join); steady state "
-        f"{poll_rate:,.0f} messages/s = {poll_rate * len(CLASSES):,.0f} classifications/s"
-    )
+    rates = {}
+    for processes in counts:
+        empty_broker_tables()
+        run = run_brokerpoll(bootstrap, topic, n, processes)
+        rates[processes] = run["steady_msgs"] / run["steady_s"]
+        print(
+            f"brokerpoll x{processes}: {n:,} messages in {run['total_s']:.1f} s from process start "
+            f"({n / run['total_s']:,.0f} msg/s incl. startup and group join); steady state "
+            f"{rates[processes]:,.0f} messages/s = {rates[processes] * len(CLASSES):,.0f} classifications/s "
+            f"(load average {os.getloadavg()[0]:.1f})"
+        )
+        if processes == counts[0]:
+            poll, poll_rate = run, rates[processes]
+    if len(rates) > 1:
+        print("scale-out: " + ", ".join(f"{p} process(es) {r:,.0f} msg/s" for p, r in rates.items()))
 
     empty_broker_tables()
     orm = run_orm(bootstrap, topic, n_orm)
@@ -383,7 +412,7 @@ def main() -> None:
         f"ORM path:   {n_orm:,} messages in {orm['steady_s']:.1f} s: {orm_rate:,.0f} messages/s = "
         f"{orm_rate * len(CLASSES):,.0f} classifications/s"
     )
-    for label, run in (("brokerpoll", poll), ("ORM path", orm)):
+    for label, run in ((f"brokerpoll x{counts[0]}", poll), ("ORM path", orm)):
         py_us = 1e6 * run["python_cpu_s"] / run["steady_msgs"]
         pg_us = 1e6 * run["pg_cpu_s"] / run["steady_msgs"]
         print(
@@ -391,7 +420,7 @@ def main() -> None:
             f"that allows ~{1e6 / max(py_us, pg_us, (py_us + pg_us) / 2):,.0f} messages/s"
         )
     print(
-        f"brokerpoll / ORM = {poll_rate / orm_rate:.1f}x (target >= 10x); brokerpoll "
+        f"brokerpoll x{counts[0]} / ORM = {poll_rate / orm_rate:.1f}x (target >= 10x); brokerpoll "
         f"{'meets' if poll_rate >= 20_000 else 'misses'} the 20,000 messages/s target"
     )
     print(f"load average at end: {os.getloadavg()[0]:.1f}")
