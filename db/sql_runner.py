@@ -66,6 +66,8 @@ DEFAULT_BATCH_ROWS = 5000
 # (FIRST_BATCH_ROWS) and later ones are sized from the rows seen so far.
 BATCH_BYTES = 8 * 1024 * 1024
 FIRST_BATCH_ROWS = 10
+# CSV through COPY is handed on in chunks of about this size (see `_copy_chunks`).
+COPY_CHUNK_BYTES = 256 * 1024
 # sqlparse is pure Python: bound the text it splits (value lists go in subdict).
 MAX_QUERY_CHARS = 1_000_000
 
@@ -423,15 +425,26 @@ class SqlStream:
 
     def _copy_chunks(self) -> Iterator[bytes]:
         """The CSV text PostgreSQL writes for `copy_query`, the header line
-        first, in chunks that end at a row end (a partial row waits for the
-        rest). The query asks for one row more than `max_rows`, so an overflow
-        shows as a row too many: it is dropped and becomes the row-cap error."""
+        first, in chunks of about COPY_CHUNK_BYTES that end at a row end (a
+        partial row waits for the rest). PostgreSQL sends one message per row;
+        gathering them keeps the per-row Python work to one append, and the
+        row counting and socket writes per chunk. The query asks for one row
+        more than `max_rows`, so an overflow shows as a row too many: it is
+        dropped and becomes the row-cap error."""
         rows = CsvRowEnds()
         limit = None if self.max_rows is None else self.max_rows + 2  # the header, the rows, one too many
         tail = b""
+        pending = bytearray()
         with self.watchdog.armed(), self.conn.cursor().copy(self.copy_query) as copy:
-            for data in copy:
-                data = bytes(data)
+            messages = iter(copy)
+            while True:
+                for data in messages:
+                    pending += data
+                    if len(pending) >= COPY_CHUNK_BYTES:
+                        break
+                if not pending:
+                    break
+                data, pending = bytes(pending), bytearray()
                 end, over = rows.feed(data, limit=limit)
                 chunk = tail + data
                 if over:
