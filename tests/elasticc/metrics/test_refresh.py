@@ -214,6 +214,10 @@ def test_prediction_at_n_days_after_first_detection(empty_metrics):
         "days30": [(111, 111, 1), (112, 113, 1)],
     }
     assert {mode: _cells(d, mode) for mode in expected} == expected
+    # The object browser (a cell's drill-down) lists an object in a mode only once it has a prediction there.
+    for mode, listed in (("days1", [(2001, 121)]), ("days30", [(2001, 111), (2002, 113)])):
+        rows = readers.browse_objects(classifierid=d, mode=mode, with_truth=True)
+        assert [(r["diaobjectid"], r["predclassid"]) for r in rows] == listed
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT days1_mjd, days1_prob, days10_mjd, days10_prob FROM elasticc_metricsobject "
