@@ -1,5 +1,6 @@
 """Classifier metrics against truth: the SQL that maintains the aggregate
-tables of migrations 0005, 0014, 0015 and 0017, in one place (`elasticc.metrics.readers` reads them).
+tables of migrations 0005, 0014, 0015 and 0017, in one place
+(`elasticc.metrics.readers` reads them).
 
 Why it works this way: the pages must render in well under a second with
 10^8 classifications, so no page request aggregates a big table. Instead
@@ -329,6 +330,7 @@ BATCH_SQL = [
     WHERE diaobjectid IS NOT NULL AND topclass IS NOT NULL AND mjd <= firstdet + w.n
     ORDER BY classifierid, diaobjectid, w.n, mjd DESC, brokermessageid DESC
     """,
+    "ANALYZE _od",
     # ... and the latest and best prediction per (classifier, object) in this chunk, with those ...
     f"""
     CREATE TEMP TABLE _ob ON COMMIT DROP AS
