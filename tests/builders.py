@@ -636,3 +636,76 @@ def wipe_metrics_data() -> None:
             "elasticc_diaobject CASCADE"
         )
     refresh_metrics(full=True)
+
+
+# --- the "at N days after first detection" data set ----------------------------------------------
+# Two objects and one classifier D whose messages arrive out of source order, one alert
+# answered twice: the prediction at N days differs from both latest and best. Worked out
+# by hand in tests/elasticc/metrics/test_days_after_detection.py.
+
+DAYS_MJD0 = 60100.25  # first detection of both objects (night 60100, a Monday)
+DAYS_SENT0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+# object -> (truth gentype, source offsets in days from DAYS_MJD0); gentype 10 -> 111, 20 -> 112.
+DAYS_OBJECTS = {2001: (10, (0.0, 0.5, 2.0, 5.0, 40.0)), 2002: (20, (0.0, 15.0, 25.0))}
+CLASSIFIER_D = ("D", "p1")
+# Classifier D's messages in the order they are stored: (object, source index k, {classId: p}).
+DAYS_MESSAGES = (
+    (2001, 2, {113: 0.6, 111: 0.4}),
+    (2001, 0, {112: 0.95, 111: 0.05}),
+    (2001, 1, {111: 0.5, 112: 0.3}),
+    (2001, 1, {121: 0.4, 111: 0.3}),  # the same alert again, later: it wins at that MJD
+    (2002, 2, {113: 0.7, 112: 0.3}),
+    (2001, 3, {111: 0.7, 113: 0.3}),
+    (2001, 4, {122: 0.55, 111: 0.45}),
+    (2002, 1, {112: 0.8, 113: 0.2}),
+)
+
+
+def days_source_mjd(obj: int, k: int) -> float:
+    return DAYS_MJD0 + DAYS_OBJECTS[obj][1][k]
+
+
+def add_days_objects() -> None:
+    """Objects, sources, alerts (each sent when the night of its source
+    starts, in MJD order) and truth of the N-day set."""
+    objects, sources, alerts, truth = [], [], [], []
+    sent = {}
+    for obj, (gentype, offsets) in DAYS_OBJECTS.items():
+        objects.append({"diaobjectid": obj, "ra": 20.0, "decl": -10.0, "isddf": False})
+        for k, offset in enumerate(offsets):
+            sid = alert_id(obj, k)
+            sources.append(
+                {
+                    "diasourceid": sid,
+                    "diaobjectid": obj,
+                    "midpointtai": DAYS_MJD0 + offset,
+                    "filtername": "r",
+                    "ra": 20.0,
+                    "decl": -10.0,
+                    "psflux": 500.0,
+                    "psfluxerr": 50.0,
+                    "snr": 10.0,
+                }
+            )
+            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
+            sent[sid] = DAYS_SENT0 + timedelta(days=offset)
+        truth.append({"diaobjectid": obj, "gentype": gentype, "zcmb": 0.1, "peakmjd": DAYS_MJD0 + 10})
+    add_rows(
+        {
+            "elasticc_diaobject": rows(objects),
+            "elasticc_diasource": rows(sources),
+            "elasticc_diaalert": rows(alerts),
+            "elasticc_diaobjecttruth": rows(truth),
+        }
+    )
+    mark_sent(sent)
+
+
+def store_days_message(index: int) -> StoreResult:
+    """Message `index` of DAYS_MESSAGES (a fresh Kafka offset, so a repeat is a new message)."""
+    obj, k, probs = DAYS_MESSAGES[index]
+    sent = DAYS_SENT0 + timedelta(days=DAYS_OBJECTS[obj][1][k])
+    payload = broker_message_v0_9(
+        alert_id(obj, k), {CLASSIFIER_D: probs}, published_ms=ms(sent), broker=("TestBroker", "1.0")
+    )
+    return store_kafka_messages([payload], header_ms=ms(sent + BROKER_DELAY), schema_version="v0_9")

@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from elasticc.access.groups import may_see_truth
 from elasticc.metrics import readers
+from elasticc.metrics.refresh import DAYS_AFTER_DETECTION, MODES
 from elasticc.models import DiaObject
 from elasticc.pages.forms import ComparisonForm, MetricsForm
 from elasticc.read import selectors
@@ -35,13 +36,43 @@ class MaySeeTruth(BasePermission):
 
 
 FORMAT = OpenApiParameter("format", str, enum=["json", "csv"], description="json (default) or csv")
-MODE = OpenApiParameter("mode", str, enum=["latest", "best"], description="prediction per object (default latest)")
+MODE = OpenApiParameter(
+    "mode",
+    str,
+    enum=list(MODES),
+    description=(
+        "prediction per object (default latest): latest = top class of the classification of the latest alert "
+        "(by sent time); best = most confident classification over all alerts; days<N> (N = "
+        f"{', '.join(str(n) for n in DAYS_AFTER_DETECTION)}) = the latest classification (by MJD of the alert's "
+        "source) among those of alerts whose source MJD <= first detection MJD + N, objects without one left out"
+    ),
+)
 LEVEL = OpenApiParameter(
     "level", str, enum=list(readers.LEVELS), description="taxonomy level (default exact; general: ELAsTiCC2 only)"
 )
 START = OpenApiParameter("start", OpenApiTypes.DATE, description="first day messages were stored (UTC, inclusive)")
 END = OpenApiParameter("end", OpenApiTypes.DATE, description="last day messages were stored (UTC, inclusive)")
-PERIOD = OpenApiParameter("period", str, enum=["day", "week"], description="bucket of alert sent time (default day)")
+PERIOD = OpenApiParameter(
+    "period",
+    str,
+    enum=["day", "week"],
+    description="bucket (default day): one night or send day, or a week of them (Monday to Sunday)",
+)
+AXIS = OpenApiParameter(
+    "axis",
+    str,
+    enum=["night", "sent"],
+    description=(
+        "night (default): per simulated night, floor of the MJD of the alert's source, rows keyed `night`; "
+        "sent: per wall-clock day the alert was sent (UTC), rows keyed `start`"
+    ),
+)
+MJD_MIN = OpenApiParameter(
+    "mjd_min", OpenApiTypes.DOUBLE, description="axis=night: first night, floor(mjd_min) (inclusive)"
+)
+MJD_MAX = OpenApiParameter(
+    "mjd_max", OpenApiTypes.DOUBLE, description="axis=night: last night, floor(mjd_max) (inclusive)"
+)
 ROWS = OpenApiResponse(description="a list of flat rows (JSON), or the same table as CSV with a header")
 TRUTH_403 = OpenApiResponse(description="the user may not see truth-derived numbers: {'error': ...}")
 
@@ -151,18 +182,20 @@ class CompletenessView(MetricsView):
     download_name = "completeness"
 
     @extend_schema(
-        summary="Alerts sent and alerts one classifier answered, per day or week",
-        parameters=[PERIOD, START, END, FORMAT],
+        summary="Alerts sent and alerts one classifier answered, per simulated night or send day",
+        description=(
+            "One row per night (axis=night, the default: `night` = floor of the MJD of the alert's source, in the "
+            "window mjd_min..mjd_max) or per send day (axis=sent: `start` = UTC date the alert was sent, in the "
+            "window start..end), or per week of either (period=week; the row names its first night or day): alerts "
+            "sent, alerts this classifier answered (each once, however many messages), fraction."
+        ),
+        parameters=[AXIS, PERIOD, MJD_MIN, MJD_MAX, START, END, FORMAT],
         responses={200: ROWS},
     )
     def get(self, request: Request, classifierid: int) -> Response:
         self.classifier(classifierid)
         params = self.cleaned(MetricsForm(request.query_params, truth=False))
-        return Response(
-            readers.completeness(
-                classifierid=classifierid, period=params["period"], start=params["start"], end=params["end"]
-            )
-        )
+        return Response(readers.completeness_on_axis(classifierid=classifierid, params=params))
 
 
 class ConfusionView(MetricsView):

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from django.db import connection
 
-from elasticc.metrics.refresh import BINS_PER_DECADE, DELAY_KINDS, MODES
+from elasticc.metrics.refresh import BINS_PER_DECADE, DELAY_KINDS, MODES, mode_columns
 from elasticc.read.selectors import classifiers
 from elasticc.taxonomy import elasticc, elasticc2
 from elasticc.taxonomy.taxonomies import ELASTICC, ELASTICC2
@@ -165,10 +165,15 @@ def delay_days(*, classifierid: int) -> tuple[date | None, date | None]:
         return cursor.fetchone()
 
 
+# MJD 0 (1858-11-17) was a Wednesday: night - (night + 2) % 7 is the Monday of its week.
+_MJD_MONDAY_OFFSET = 2
+
+
 def completeness(*, classifierid: int, period: str, start: date | None = None, end: date | None = None) -> list[dict]:
     """Per day or ISO week (by alert sent time, UTC): alerts sent, alerts this
     classifier classified, and the fraction; days start..end (inclusive;
-    None = open), the page's window."""
+    None = open), the page's window. The wall-clock axis: see
+    `completeness_by_night` for the simulated one."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT a.day, a.nsent, COALESCE(c.nalerts, 0) FROM elasticc_metricsalertsday a "
@@ -188,6 +193,51 @@ def completeness(*, classifierid: int, period: str, start: date | None = None, e
         {"start": key, "sent": sent, "classified": got, "fraction": got / sent if sent else None}
         for key, (sent, got) in sorted(buckets.items())
     ]
+
+
+def completeness_by_night(
+    *, classifierid: int, period: str, mjd_min: float | None = None, mjd_max: float | None = None
+) -> list[dict]:
+    """Per simulated night (floor of the MJD of the alert's source) or per
+    week of nights (Monday to Sunday, as the send-day weeks): alerts sent,
+    alerts this classifier answered (each once, however many messages it
+    got), and the fraction; nights floor(mjd_min)..floor(mjd_max) (None =
+    open). `night` is the first night of the bucket (an MJD)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT a.night, a.nsent, COALESCE(c.nalerts, 0) FROM ("
+            "  SELECT night, sum(nsent)::bigint AS nsent FROM elasticc_metricsalertsnight"
+            "  WHERE night >= COALESCE(floor(%s::float8), '-infinity')"
+            "    AND night <= COALESCE(floor(%s::float8), 'infinity')"
+            "  GROUP BY night"
+            ") a LEFT JOIN elasticc_metricsclassifiednight c ON c.night = a.night AND c.classifierid = %s "
+            "ORDER BY a.night",
+            [mjd_min, mjd_max, classifierid],
+        )
+        rows = cursor.fetchall()
+    buckets: dict[int, list[int]] = {}
+    for night, nsent, nclassified in rows:
+        key = night - (night + _MJD_MONDAY_OFFSET) % 7 if period == "week" else night
+        bucket = buckets.setdefault(key, [0, 0])
+        bucket[0] += int(nsent)
+        bucket[1] += int(nclassified)
+    return [
+        {"night": key, "sent": sent, "classified": got, "fraction": got / sent if sent else None}
+        for key, (sent, got) in sorted(buckets.items())
+    ]
+
+
+def completeness_on_axis(*, classifierid: int, params: dict) -> list[dict]:
+    """Completeness on the axis a page or API query chose (`params` of
+    `MetricsForm`): per simulated night in the MJD window (`axis` "night",
+    the default), or per wall-clock send day in the date window ("sent")."""
+    if params["axis"] == "sent":
+        return completeness(
+            classifierid=classifierid, period=params["period"], start=params["start"], end=params["end"]
+        )
+    return completeness_by_night(
+        classifierid=classifierid, period=params["period"], mjd_min=params["mjd_min"], mjd_max=params["mjd_max"]
+    )
 
 
 def true_class_probability(*, classifierid: int, bin_days: int = 1) -> dict[str, list[dict]]:
@@ -374,16 +424,17 @@ def browse_objects(
     with_truth: bool = False,
 ) -> list[dict]:
     """Objects one classifier predicted, from `elasticc_metricsobject` (one
-    row per classifier and object, kept by the refresh): its latest or best
-    prediction and probability, the true class (`with_truth`, and the
+    row per classifier and object, kept by the refresh): its prediction and
+    probability in `mode` (latest, best, or at N days after first detection:
+    objects without a prediction by then are not listed), the true class (`with_truth`, and the
     `trueclasses` filter, only for those who may see truth), and the
     detection span and count. Keyset-paginated on diaObjectId (`after`), so
     a page costs the same deep in the list as at its start; a confusion cell
     (one true and one predicted class) is an index range
-    (migration 0015). An object is in the MJD range when it was detected in
+    (migrations 0015, 0017). An object is in the MJD range when it was detected in
     it: first detection <= mjd_max and last detection >= mjd_min."""
-    pred, prob = ("latest_classid", "latest_prob") if mode == "latest" else ("best_classid", "best_prob")
-    where = ["classifierid = %s"]
+    pred, prob = mode_columns(mode)
+    where = ["classifierid = %s", f"{pred} IS NOT NULL"]
     params: list = [classifierid]
     for condition, value in (
         (f"{pred} = ANY(%s)", predclasses),

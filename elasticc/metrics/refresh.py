@@ -1,5 +1,6 @@
 """Classifier metrics against truth: the SQL that maintains the aggregate
-tables of migration 0005, in one place (`elasticc.metrics.readers` reads them).
+tables of migrations 0005, 0014, 0015 and 0017, in one place
+(`elasticc.metrics.readers` reads them).
 
 Why it works this way: the pages must render in well under a second with
 10^8 classifications, so no page request aggregates a big table. Instead
@@ -24,14 +25,33 @@ Incremental and exact:
   connection of its own (`MetricsRefreshLock`; not an advisory lock, which any
   database user could take first); a second one running at the same time
   returns at once (`skipped`).
-- Confusion matrices count objects, by the prediction of the latest
-  classification of each object (by alert sent time) or the best one (highest
-  top probability over all its alerts). `elasticc_metricsobject` keeps that
-  state per (classifier, object), so when a later alert changes an object's
-  prediction the matrix moves the object from one cell to the other. It also
-  keeps each object's first and last detection MJD and number of detections,
-  recounted when a message about the object is processed, for the object
-  browser's filters.
+- Confusion matrices count objects, by the prediction (top class) of a
+  classification chosen per object in one of these modes (`MODES`; URL and
+  API value -> `elasticc_metricsconfusion.mode`):
+  - `latest` (0): of the latest classification (by alert sent time, then
+    message id);
+  - `best` (1): the best one (highest top probability over all its alerts);
+  - `days<N>` (100 + N, N in DAYS_AFTER_DETECTION = 1, 3, 10, 30): what was
+    known N days after the object's first detection: the latest
+    classification by the MJD of the alert's source (then message id, so a
+    second message about the same alert wins) among the classifier's
+    messages about alerts whose source MJD <= first detection MJD + N. An
+    object the classifier had not classified by then has no prediction in
+    that mode and is in no cell of its matrix.
+  `elasticc_metricsobject` keeps that state per (classifier, object) and
+  mode (the chosen message's ordering key, id, top class and probability),
+  so each mode is a running maximum that a chunk merges into: when a later
+  alert changes an object's prediction, the matrix moves the object from one
+  cell to the other, and folding the messages in any chunks gives what one
+  pass over all of them gives. It also keeps each object's first and last
+  detection MJD and number of detections, recounted when a message about the
+  object is processed, for the object browser's filters.
+- First detection: the earliest source of the object in
+  `elasticc_diasource` when a message about it is processed. The simulation
+  is loaded before its alerts are streamed, so this does not move; a source
+  loaded later that moves an object's first detection earlier needs a `full`
+  refresh (as truth loaded late does) for the N-day modes and the days since
+  first detection to be exact.
 - Taxonomy: each classifier is evaluated in its `evaluatedtaxonomy`. Its
   classifications with a classId outside that taxonomy are stored (brokers
   answer as they were told) but counted in `metricsclassifier.noutside` and
@@ -43,11 +63,20 @@ Incremental and exact:
   of the classifier's taxonomy (exact level), looked up when a message about
   the object is processed; truth loaded after the classifications needs a
   `full` refresh.
-- Sent alerts per day (the completeness denominator) and per (day, simulated
-  night) (the stream status page) are recounted from the start of the day of
-  the last sent alert seen, through the index on `alertsenttimestamp`;
-  messages per classifier and simulated night (floor of the MJD of the
-  alert's source) are folded in with each chunk.
+- Completeness, alerts answered / alerts sent, on two axes: the simulated
+  night (floor of the MJD of the alert's source; the pages' default) and the
+  wall-clock day the alert was sent (UTC). Numerators: sent alerts a
+  classifier answered, per night (`metricsclassifiednight`) and per send day
+  (`metricsclassified`), each alert counted once per classifier however many
+  messages it got: in the chunk that holds the classifier's first message
+  about it (`_fresh`: no earlier message about that alert with a
+  classification of that classifier), and only if the alert was sent by
+  then. Denominators: sent alerts per day (`metricsalertsday`) and per (day,
+  simulated night) (`metricsalertsnight`, also the stream status page),
+  recounted from the start of the day of the last sent alert seen, through
+  the index on `alertsenttimestamp`. Messages (not alerts) per classifier
+  and simulated night (`metricsmessagesnight`, the stream status page) are
+  folded in with each chunk.
 
 Deployment: `manage.py refresh_elasticc_metrics` (cron, e.g. every few
 minutes), or `refresh_metrics()` after each committed batch of broker
@@ -71,7 +100,13 @@ LOCK_TIMEOUT = "10s"
 DELAY_BIN_MIN, DELAY_BIN_MAX, BINS_PER_DECADE = -20, 70, 10
 DELAY_KINDS = {0: "broker", 1: "ours", 2: "total"}
 MAX_DAYS_SINCE_DETECTION = 1000
-MODES = {"latest": 0, "best": 1}
+# "At N days after first detection" predictions are kept for these N (days):
+# early (1, 3), once a light curve has shape (10), near the end of most
+# transients (30). Each costs four columns and an index on
+# elasticc_metricsobject (migration 0017), so the set is small and fixed.
+DAYS_AFTER_DETECTION = (1, 3, 10, 30)
+# Prediction modes (URL / API value -> elasticc_metricsconfusion.mode).
+MODES = {"latest": 0, "best": 1, **{f"days{n}": 100 + n for n in DAYS_AFTER_DETECTION}}
 AGGREGATE_TABLES = (
     "elasticc_metricsclassifier",
     "elasticc_metricsobject",
@@ -82,6 +117,61 @@ AGGREGATE_TABLES = (
     "elasticc_metricstrueprob",
     "elasticc_metricsalertsnight",
     "elasticc_metricsmessagesnight",
+    "elasticc_metricsclassifiednight",
+)
+
+
+def mode_days(mode: str) -> int | None:
+    """N of a "days<N>" mode, None for latest and best."""
+    return int(mode.removeprefix("days")) if mode.startswith("days") else None
+
+
+def mode_columns(mode: str) -> tuple[str, str]:
+    """The `elasticc_metricsobject` columns (predicted classId, its probability) of a mode."""
+    if mode not in MODES:
+        raise KeyError(mode)
+    return f"{mode}_classid", f"{mode}_prob"
+
+
+def _each_days(template: str, sep: str = ", ") -> str:
+    """`template` formatted with n for each N of DAYS_AFTER_DETECTION, joined."""
+    return sep.join(template.format(n=n) for n in DAYS_AFTER_DETECTION)
+
+
+# The N-day parts of the per-object statements below, one per N: the chunk's
+# candidates (_ob), the merge with the stored state (_os; the new value wins
+# when it comes later by (source MJD, message id)), the confusion moves and
+# the stored columns.
+_DAYS_VALUES = _each_days("({n})")
+_OB_DAYS = _each_days(
+    "d{n}.mjd AS d{n}_mjd, d{n}.msgid AS d{n}_msg, d{n}.classid AS d{n}_class, d{n}.prob AS d{n}_prob"
+)
+_OB_DAYS_JOINS = _each_days(
+    "LEFT JOIN _od d{n} ON d{n}.classifierid = l.classifierid AND d{n}.diaobjectid = l.diaobjectid AND d{n}.n = {n}",
+    sep="\n    ",
+)
+_OS_DAYS_MERGE = _each_days(
+    "o.days{n}_mjd AS o_d{n}_mjd, o.days{n}_msgid AS o_d{n}_msg, o.days{n}_classid AS old_d{n}, "
+    "o.days{n}_prob AS o_d{n}_prob, (n.d{n}_msg IS NOT NULL AND (o.days{n}_msgid IS NULL "
+    "OR (n.d{n}_mjd, n.d{n}_msg) > (o.days{n}_mjd, o.days{n}_msgid))) AS d{n}new"
+)
+_OS_DAYS = _each_days(
+    "old_d{n}, CASE WHEN d{n}new THEN d{n}_mjd ELSE o_d{n}_mjd END AS days{n}_mjd, "
+    "CASE WHEN d{n}new THEN d{n}_msg ELSE o_d{n}_msg END AS days{n}_msgid, "
+    "CASE WHEN d{n}new THEN d{n}_class ELSE old_d{n} END AS days{n}_classid, "
+    "CASE WHEN d{n}new THEN d{n}_prob ELSE o_d{n}_prob END AS days{n}_prob"
+)
+_CONFUSION_DAYS = _each_days(
+    "UNION ALL SELECT classifierid, {n} + 100, old_true, old_d{n}, -1 FROM _os "
+    "WHERE old_true IS NOT NULL AND old_d{n} IS NOT NULL\n        "
+    "UNION ALL SELECT classifierid, {n} + 100, trueclassid, days{n}_classid, 1 FROM _os "
+    "WHERE trueclassid IS NOT NULL AND days{n}_classid IS NOT NULL",
+    sep="\n        ",
+)
+_OBJECT_DAYS = _each_days("days{n}_mjd, days{n}_msgid, days{n}_classid, days{n}_prob")
+_OBJECT_DAYS_UPDATE = _each_days(
+    "days{n}_mjd = EXCLUDED.days{n}_mjd, days{n}_msgid = EXCLUDED.days{n}_msgid, "
+    "days{n}_classid = EXCLUDED.days{n}_classid, days{n}_prob = EXCLUDED.days{n}_prob"
 )
 
 
@@ -155,7 +245,7 @@ BATCH_SQL = [
            CASE WHEN mo.trueclassid IS NOT NULL AND mm.topclass IS NOT NULL THEN COALESCE(tc.probability, 0)
            END AS trueprob,
            floor(s.midpointtai - mo.firstdet)::integer AS days,
-           floor(s.midpointtai)::integer AS night
+           floor(s.midpointtai)::integer AS night, s.midpointtai AS mjd
     FROM _mm mm
     LEFT JOIN _mo mo ON mo.diaobjectid = mm.diaobjectid AND mo.taxonomy = mm.taxonomy
     LEFT JOIN _mc tc ON tc.classifierid = mm.classifierid AND tc.brokermessageid = mm.brokermessageid
@@ -163,11 +253,12 @@ BATCH_SQL = [
     LEFT JOIN elasticc_diasource s ON s.diasourceid = mm.diasourceid
     """,
     "ANALYZE _m",
-    # Alerts classified by a classifier for the first time in this chunk.
+    # Alerts classified by a classifier for the first time in this chunk
+    # (with the simulated night of their source).
     """
     CREATE TEMP TABLE _fresh ON COMMIT DROP AS
-    SELECT p.classifierid, p.alertid, p.sent
-    FROM (SELECT DISTINCT classifierid, alertid, sent FROM _m) p
+    SELECT p.classifierid, p.alertid, p.sent, p.night
+    FROM (SELECT DISTINCT classifierid, alertid, sent, night FROM _m) p
     WHERE NOT EXISTS (
         SELECT 1 FROM elasticc_brokermessage m2
         JOIN elasticc_brokerclassification c2
@@ -192,6 +283,13 @@ BATCH_SQL = [
     SELECT classifierid, (sent AT TIME ZONE 'UTC')::date, count(*)
     FROM _fresh WHERE sent IS NOT NULL GROUP BY 1, 2
     ON CONFLICT (classifierid, day) DO UPDATE SET nalerts = t.nalerts + EXCLUDED.nalerts
+    """,
+    # The same alerts per simulated night of their source: completeness by night.
+    """
+    INSERT INTO elasticc_metricsclassifiednight AS t (classifierid, night, nalerts)
+    SELECT classifierid, night, count(*)
+    FROM _fresh WHERE sent IS NOT NULL AND night IS NOT NULL GROUP BY 1, 2
+    ON CONFLICT (classifierid, night) DO UPDATE SET nalerts = t.nalerts + EXCLUDED.nalerts
     """,
     f"""
     INSERT INTO elasticc_metricsdelay AS t (classifierid, day, kind, bin, n)
@@ -221,8 +319,20 @@ BATCH_SQL = [
     ON CONFLICT (classifierid, trueclassid, days) DO UPDATE SET
         n = t.n + EXCLUDED.n, sump = t.sump + EXCLUDED.sump, sump2 = t.sump2 + EXCLUDED.sump2
     """,
-    # Latest and best prediction per (classifier, object) in this chunk ...
-    """
+    # Per (classifier, object, N) in this chunk: the latest classification (by
+    # the MJD of the alert's source, then message id) about an alert within N
+    # days of the object's first detection ...
+    f"""
+    CREATE TEMP TABLE _od ON COMMIT DROP AS
+    SELECT DISTINCT ON (classifierid, diaobjectid, w.n) classifierid, diaobjectid, w.n, mjd,
+           brokermessageid AS msgid, topclass AS classid, topprob AS prob
+    FROM _m CROSS JOIN (VALUES {_DAYS_VALUES}) AS w(n)
+    WHERE diaobjectid IS NOT NULL AND topclass IS NOT NULL AND mjd <= firstdet + w.n
+    ORDER BY classifierid, diaobjectid, w.n, mjd DESC, brokermessageid DESC
+    """,
+    "ANALYZE _od",
+    # ... and the latest and best prediction per (classifier, object) in this chunk, with those ...
+    f"""
     CREATE TEMP TABLE _ob ON COMMIT DROP AS
     WITH latest AS (
         SELECT DISTINCT ON (classifierid, diaobjectid) classifierid, diaobjectid, trueclassid,
@@ -236,10 +346,14 @@ BATCH_SQL = [
         FROM _m WHERE diaobjectid IS NOT NULL AND topclass IS NOT NULL
         ORDER BY classifierid, diaobjectid, topprob DESC, brokermessageid
     )
-    SELECT l.*, b.bmsg, b.bclass, b.bprob FROM latest l JOIN best b USING (classifierid, diaobjectid)
+    SELECT l.*, b.bmsg, b.bclass, b.bprob,
+           {_OB_DAYS}
+    FROM latest l JOIN best b USING (classifierid, diaobjectid)
+    {_OB_DAYS_JOINS}
     """,
     # ... merged with the stored state: the old and the new cell of each object.
-    """
+    # A mode's new value wins when it comes later in that mode's order.
+    f"""
     CREATE TEMP TABLE _os ON COMMIT DROP AS
     SELECT classifierid, diaobjectid, old_true, old_latest, old_best, firstdet, lastdet, ndet,
            COALESCE(new_true, old_true) AS trueclassid,
@@ -249,14 +363,16 @@ BATCH_SQL = [
            CASE WHEN lnew THEN lprob ELSE o_lprob END AS latest_prob,
            CASE WHEN bnew THEN bmsg ELSE o_bmsg END AS best_msgid,
            CASE WHEN bnew THEN bclass ELSE old_best END AS best_classid,
-           CASE WHEN bnew THEN bprob ELSE o_bprob END AS best_prob
+           CASE WHEN bnew THEN bprob ELSE o_bprob END AS best_prob,
+           {_OS_DAYS}
     FROM (
         SELECT n.*, n.trueclassid AS new_true, o.trueclassid AS old_true,
                o.latest_at AS o_lat, o.latest_msgid AS o_lmsg, o.latest_classid AS old_latest,
                o.latest_prob AS o_lprob, o.best_msgid AS o_bmsg, o.best_classid AS old_best,
                o.best_prob AS o_bprob,
                (o.diaobjectid IS NULL OR (n.lat, n.lmsg) > (o.latest_at, o.latest_msgid)) AS lnew,
-               (o.diaobjectid IS NULL OR n.bprob > o.best_prob) AS bnew
+               (o.diaobjectid IS NULL OR n.bprob > o.best_prob) AS bnew,
+               {_OS_DAYS_MERGE}
         FROM _ob n
         LEFT JOIN elasticc_metricsobject o ON o.classifierid = n.classifierid AND o.diaobjectid = n.diaobjectid
     ) x
@@ -267,31 +383,37 @@ BATCH_SQL = [
     SELECT classifierid, count(*) FROM _os WHERE old_latest IS NULL GROUP BY classifierid
     ON CONFLICT (classifierid) DO UPDATE SET nobjects = t.nobjects + EXCLUDED.nobjects
     """,
-    """
+    # Each object leaves its old cell (-1) and enters its new one (+1) in every
+    # mode; an N-day mode has no cell while the object has no N-day prediction.
+    f"""
     INSERT INTO elasticc_metricsconfusion AS t (classifierid, mode, trueclassid, predclassid, n)
     SELECT classifierid, mode, tc, pc, sum(d) FROM (
         SELECT classifierid, 0 AS mode, old_true AS tc, old_latest AS pc, -1 AS d FROM _os WHERE old_true IS NOT NULL
         UNION ALL SELECT classifierid, 1, old_true, old_best, -1 FROM _os WHERE old_true IS NOT NULL
         UNION ALL SELECT classifierid, 0, trueclassid, latest_classid, 1 FROM _os WHERE trueclassid IS NOT NULL
         UNION ALL SELECT classifierid, 1, trueclassid, best_classid, 1 FROM _os WHERE trueclassid IS NOT NULL
+        {_CONFUSION_DAYS}
     ) x
     GROUP BY 1, 2, 3, 4 HAVING sum(d) <> 0
     ON CONFLICT (classifierid, mode, trueclassid, predclassid) DO UPDATE SET n = t.n + EXCLUDED.n
     """,
     "DELETE FROM elasticc_metricsconfusion WHERE n = 0",
-    """
+    f"""
     INSERT INTO elasticc_metricsobject AS t (classifierid, diaobjectid, trueclassid, latest_at, latest_msgid,
                                              latest_classid, latest_prob, best_msgid, best_classid, best_prob,
-                                             firstdet, lastdet, ndet)
+                                             firstdet, lastdet, ndet,
+                                             {_OBJECT_DAYS})
     SELECT classifierid, diaobjectid, trueclassid, latest_at, latest_msgid, latest_classid, latest_prob,
-           best_msgid, best_classid, best_prob, firstdet, lastdet, ndet
+           best_msgid, best_classid, best_prob, firstdet, lastdet, ndet,
+           {_OBJECT_DAYS}
     FROM _os
     ON CONFLICT (classifierid, diaobjectid) DO UPDATE SET
         firstdet = EXCLUDED.firstdet, lastdet = EXCLUDED.lastdet, ndet = EXCLUDED.ndet,
         trueclassid = EXCLUDED.trueclassid, latest_at = EXCLUDED.latest_at,
         latest_msgid = EXCLUDED.latest_msgid, latest_classid = EXCLUDED.latest_classid,
         latest_prob = EXCLUDED.latest_prob, best_msgid = EXCLUDED.best_msgid,
-        best_classid = EXCLUDED.best_classid, best_prob = EXCLUDED.best_prob
+        best_classid = EXCLUDED.best_classid, best_prob = EXCLUDED.best_prob,
+        {_OBJECT_DAYS_UPDATE}
     """,
 ]
 

@@ -3,14 +3,24 @@
 from django import forms
 
 from elasticc.metrics.readers import LEVELS
+from elasticc.metrics.refresh import MODES, mode_days
+
+
+def mode_label(mode: str) -> str:
+    """How a mode of `elasticc.metrics.refresh.MODES` reads in a form."""
+    n = mode_days(mode)
+    if n is not None:
+        return f"at {n} day{'s' if n > 1 else ''} after first detection"
+    return {"latest": "latest classification per object", "best": "best over all alerts"}[mode]
+
+
+MODE_CHOICES = [(mode, mode_label(mode)) for mode in MODES]
+# Completeness by the simulated night of the alert's source (default) or by wall-clock send day.
+AXIS_CHOICES = [("night", "simulated night (MJD)"), ("sent", "send day (UTC)")]
 
 
 class MetricsForm(forms.Form):
-    mode = forms.ChoiceField(
-        choices=[("latest", "latest classification per object"), ("best", "best over all alerts")],
-        required=False,
-        initial="latest",
-    )
+    mode = forms.ChoiceField(choices=MODE_CHOICES, required=False, initial="latest")
     level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False, initial="exact")
     norm = forms.ChoiceField(
         choices=[("true", "by true class"), ("pred", "by predicted class"), ("none", "counts")],
@@ -19,10 +29,18 @@ class MetricsForm(forms.Form):
     )
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    period = forms.ChoiceField(choices=[("day", "per day"), ("week", "per week")], required=False, initial="day")
+    # Completeness: by simulated night (in an MJD window) or by wall-clock send day (in the date window).
+    axis = forms.ChoiceField(choices=AXIS_CHOICES, required=False, initial="night", label="axis")
+    period = forms.ChoiceField(
+        choices=[("day", "per day"), ("week", "per week")], required=False, initial="day", label="period"
+    )
+    mjd_min = forms.FloatField(required=False, label="from night (MJD)")
+    mjd_max = forms.FloatField(required=False, label="to night (MJD)")
 
     # Choices of the confusion matrix, which only those who may see truth get.
     TRUTH_FIELDS = ("mode", "level", "norm")
+    # Choices of the completeness chart, shown next to it.
+    COMPLETENESS_FIELDS = ("axis", "period", "mjd_min", "mjd_max")
 
     def __init__(self, *args, levels: tuple[str, ...] = LEVELS, truth: bool = True, **kwargs) -> None:
         """`levels`: those of the classifier's taxonomy (ELAsTiCC has no general level);
@@ -40,6 +58,8 @@ class MetricsForm(forms.Form):
                 data[name] = field.initial
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise forms.ValidationError("the window's start is after its end")
+        if data.get("mjd_min") is not None and data.get("mjd_max") is not None and data["mjd_min"] > data["mjd_max"]:
+            raise forms.ValidationError("the MJD window's start is after its end")
         return data
 
 
@@ -125,9 +145,6 @@ class WantedFilterForm(forms.Form):
         return data
 
 
-MODE_CHOICES = [("latest", "latest classification per object"), ("best", "best over all alerts")]
-
-
 class ComparisonForm(forms.Form):
     """Level and mode of the comparison table and of the A-vs-B view."""
 
@@ -153,9 +170,7 @@ class ObjectBrowserForm(forms.Form):
     """The object browser's filters; the true class only for those who may see truth."""
 
     classifier = forms.TypedChoiceField(coerce=int, label="classifier")
-    mode = forms.ChoiceField(
-        choices=[("latest", "latest classification"), ("best", "best over all alerts")], required=False
-    )
+    mode = forms.ChoiceField(choices=MODE_CHOICES, required=False)
     level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False)
     predclass = forms.IntegerField(required=False, label="predicted class")
     trueclass = forms.IntegerField(required=False, label="true class")

@@ -3,6 +3,8 @@ counters), metrics from `elasticc.metrics.readers` (incrementally maintained
 aggregates), so no page request scans a big table. Charts are drawn in the
 browser by the vendored plotly.js from data passed with `json_script`."""
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin, UserPassesTestMixin
@@ -18,6 +20,7 @@ from elasticc.followup import selectors as followup_selectors
 from elasticc.followup import services as followup_services
 from elasticc.followup.validation import BodyError, as_date_or_datetime
 from elasticc.metrics import charts, readers
+from elasticc.metrics.refresh import mode_days
 from elasticc.models import DiaObject
 from elasticc.pages.forms import (
     AskSpectrumForm,
@@ -319,9 +322,7 @@ class ClassifierMetricsView(LoginRequiredMixin, View):
         chart_data: dict = {
             "delays": readers.delay_histograms(classifierid=classifierid, start=params["start"], end=params["end"]),
             "delay_labels": readers.DELAY_LABELS,
-            "completeness": readers.completeness(
-                classifierid=classifierid, period=params["period"], start=params["start"], end=params["end"]
-            ),
+            "completeness": readers.completeness_on_axis(classifierid=classifierid, params=params),
         }
         if truth_visible:
             names = selectors.class_names(taxonomy=taxonomy)
@@ -339,6 +340,8 @@ class ClassifierMetricsView(LoginRequiredMixin, View):
             )
         context.update(
             params=params,
+            mode_days=mode_days(params["mode"]) if truth_visible else None,
+            completeness_query=_completeness_query(params),
             first_day=first_day,
             last_day=last_day,
             stats=readers.classifier_stats().get(classifierid, {}),
@@ -443,6 +446,16 @@ class ObjectView(LoginRequiredMixin, View):
             },
         }
         return render(request, "elasticc/object.html", context)
+
+
+def _completeness_query(params: dict) -> str:
+    """The completeness endpoint's query for what the chart shows (axis, period, window)."""
+    query: dict = {"axis": params["axis"], "period": params["period"]}
+    window = ("start", "end") if params["axis"] == "sent" else ("mjd_min", "mjd_max")
+    for name in window:
+        if params[name] is not None:
+            query[name] = params[name].isoformat() if name in ("start", "end") else params[name]
+    return urlencode(query)
 
 
 def _shown(value: float | None, digits: int) -> float | None:

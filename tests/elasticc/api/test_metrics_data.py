@@ -44,8 +44,9 @@ def test_chart_endpoints(client_for, admin_user, fixture_ids):
     assert [r["messages"] for r in broker] == [0, 0, 0, 0, 0, 0, 0, 6]
     assert broker[-1]["low_s"] == pytest.approx(10.0)
     assert len(_csv(client.get(f"/elasticc/metricsdata/{a}/delays/?format=csv"))) == 24
+    # Completeness: by simulated night unless asked for the send day.
     completeness = client.get(f"/elasticc/metricsdata/{a}/completeness/").json()
-    assert [(r["sent"], r["classified"]) for r in completeness] == [(4, 4), (3, 2)]
+    assert [(r["night"], r["sent"], r["classified"]) for r in completeness] == [(60000, 4, 4), (60002, 3, 2)]
     confusion = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact").json()
     assert confusion == [
         {"trueclassid": 111, "predclassid": 111, "objects": 1},
@@ -86,3 +87,68 @@ def test_metrics_endpoints_are_in_the_openapi_schema(client_for, plain_user):
     ):
         assert path in schema["paths"], path
         assert schema["paths"][path]["get"]["summary"]
+
+
+@pytest.mark.django_db
+def test_completeness_axes_and_windows(client_for, plain_user, fixture_ids):
+    client = client_for(plain_user)
+    url = f"/elasticc/metricsdata/{fixture_ids['A']}/completeness/"
+    night = client.get(f"{url}?axis=night&mjd_min=60001&mjd_max=60002.7").json()
+    assert night == [{"night": 60002, "sent": 3, "classified": 2, "fraction": pytest.approx(2 / 3)}]
+    weeks = client.get(f"{url}?period=week").json()
+    assert [(r["night"], r["sent"], r["classified"]) for r in weeks] == [(59995, 4, 4), (60002, 3, 2)]
+    sent = client.get(f"{url}?axis=sent&start=2026-01-02").json()
+    assert sent == [{"start": "2026-01-02", "sent": 3, "classified": 2, "fraction": pytest.approx(2 / 3)}]
+    table = _csv(client.get(f"{url}?format=csv"))
+    assert [(r["night"], r["sent"], r["classified"]) for r in table] == [("60000", "4", "4"), ("60002", "3", "2")]
+    for bad in ("axis=wallclock", "mjd_min=60003&mjd_max=60001", "mjd_min=soon"):
+        response = client.get(f"{url}?{bad}")
+        assert response.status_code == 400, bad
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_n_days_modes(client_for, admin_user, fixture_ids):
+    client = client_for(admin_user)
+    a = fixture_ids["A"]
+    confusion = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days1&level=exact").json()
+    assert confusion == [
+        {"trueclassid": 111, "predclassid": 112, "objects": 1},
+        {"trueclassid": 112, "predclassid": 112, "objects": 1},
+        {"trueclassid": 122, "predclassid": 122, "objects": 1},
+    ]
+    rows = client.get("/elasticc/metricsdata/comparison/?mode=days1&level=exact").json()
+    row = {r["classifierid"]: r for r in rows}[a]
+    assert (row["objects"], row["accuracy"]) == (3, pytest.approx(2 / 3))
+    assert row["macro_f1"] == pytest.approx(5 / 9)
+    classes = _csv(client.get("/elasticc/metricsdata/comparison/classes/?mode=days1&format=csv"))
+    of_a = {r["classid"]: r for r in classes if int(r["classifierid"]) == a}
+    assert (of_a["112"]["purity"], of_a["112"]["completeness"]) == ("0.5", "1.0")
+    days30 = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days30&level=exact").json()
+    assert days30 == client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact").json()
+    for path in (f"{a}/confusion/", "comparison/", "comparison/classes/"):
+        for mode in ("days2", "N=3", "DAYS1"):
+            response = client.get(f"/elasticc/metricsdata/{path}?mode={mode}")
+            assert response.status_code == 400, (path, mode)
+            assert response["Content-Type"].startswith("application/json")
+            assert "mode" in response.json()["error"]
+
+
+@pytest.mark.django_db
+def test_openapi_lists_the_modes_and_axes(client_for, plain_user):
+    schema = client_for(plain_user).get("/api/schema/?format=json").json()
+
+    def parameter(path: str, name: str) -> dict:
+        return next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name)
+
+    modes = ["latest", "best", "days1", "days3", "days10", "days30"]
+    for path in (
+        "/elasticc/metricsdata/comparison/",
+        "/elasticc/metricsdata/comparison/classes/",
+        "/elasticc/metricsdata/{classifierid}/confusion/",
+    ):
+        assert sorted(parameter(path, "mode")["schema"]["enum"]) == sorted(modes)
+    completeness = "/elasticc/metricsdata/{classifierid}/completeness/"
+    assert sorted(parameter(completeness, "axis")["schema"]["enum"]) == ["night", "sent"]
+    assert parameter(completeness, "mjd_min")["schema"]["type"] == "number"

@@ -179,3 +179,59 @@ def test_comparison_rows_per_classifier(fixture_ids):
     public = {r["classifierid"]: r for r in readers.comparison(mode="latest", level="exact", truth=False)}
     assert not {"accuracy", "macro_f1", "per_class", "objects"} & set(public[fixture_ids["A"]])
     assert public[fixture_ids["A"]]["completeness"] == pytest.approx(6 / 7)
+
+
+@pytest.mark.django_db
+def test_confusion_at_n_days_after_first_detection(fixture_ids):
+    """Every object of the set was first detected at MJD 60000.3 and its
+    alerts are at days 0, 2 and 5: at 1 day A only knew its first alerts
+    (1001: 112, 1002: 112, 1003: 122); from 3 days on the latest alerts."""
+    a = fixture_ids["A"]
+    assert readers.confusion(classifierid=a, mode="days1", level="exact") == [
+        (111, 112, 1),
+        (112, 112, 1),
+        (122, 122, 1),
+    ]
+    latest = readers.confusion(classifierid=a, mode="latest", level="exact")
+    for mode in ("days3", "days10", "days30"):
+        assert readers.confusion(classifierid=a, mode=mode, level="exact") == latest
+    assert readers.confusion(classifierid=a, mode="days1", level="category") == [(11, 11, 2), (12, 12, 1)]
+    assert readers.confusion(classifierid=fixture_ids["B"], mode="days1", level="exact") == [(111, 111, 1)]
+    rows = {r["classifierid"]: r for r in readers.comparison(mode="days1", level="exact", truth=True)}
+    # Classes 111 (never predicted: F1 0), 112 (purity 1/2, completeness 1: F1 2/3), 122 (F1 1).
+    assert (rows[a]["objects"], rows[a]["accuracy"]) == (3, pytest.approx(2 / 3))
+    assert rows[a]["macro_f1"] == pytest.approx((0 + 2 / 3 + 1) / 3)
+
+
+@pytest.mark.django_db
+def test_completeness_by_simulated_night(fixture_ids):
+    """Sources at MJD 60000.3, 60002.3, 60005.3: nights 60000 and 60002 had
+    sent alerts (4 and 3); A answered 4 and 2 of them, B one."""
+    a = fixture_ids["A"]
+
+    def table(rows):
+        return [(r["night"], r["sent"], r["classified"]) for r in rows]
+
+    nights = readers.completeness_by_night(classifierid=a, period="day")
+    assert table(nights) == [(60000, 4, 4), (60002, 3, 2)]
+    assert nights[1]["fraction"] == pytest.approx(2 / 3)
+    # The MJD window takes whole nights: floor(mjd_min) .. floor(mjd_max).
+    assert table(readers.completeness_by_night(classifierid=a, period="day", mjd_min=60001.5)) == [(60002, 3, 2)]
+    assert table(readers.completeness_by_night(classifierid=a, period="day", mjd_min=60000.9, mjd_max=60001)) == [
+        (60000, 4, 4)
+    ]
+    assert readers.completeness_by_night(classifierid=a, period="day", mjd_min=60003) == []
+    # Weeks of nights from Monday: MJD 60000 is Saturday 2023-02-25 (week of 59995), 60002 a Monday.
+    assert table(readers.completeness_by_night(classifierid=a, period="week")) == [(59995, 4, 4), (60002, 3, 2)]
+    assert table(readers.completeness_by_night(classifierid=fixture_ids["B"], period="day")) == [
+        (60000, 4, 1),
+        (60002, 3, 0),
+    ]
+    # The axis a page or the API chose.
+    params = {"axis": "night", "period": "day", "mjd_min": 60002, "mjd_max": None, "start": None, "end": None}
+    assert table(readers.completeness_on_axis(classifierid=a, params=params)) == [(60002, 3, 2)]
+    by_day = readers.completeness_on_axis(classifierid=a, params={**params, "axis": "sent"})
+    assert [(r["start"], r["sent"], r["classified"]) for r in by_day] == [
+        (DAY1.date(), 4, 4),
+        (DAY1.date() + timedelta(days=1), 3, 2),
+    ]

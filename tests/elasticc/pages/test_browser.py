@@ -145,15 +145,29 @@ def test_summary_classifier_and_object_pages(page, artifacts_dir):
     cells = page.locator("#chart-confusion .heatmaplayer text").all_text_contents()
     assert sorted(text for text in cells if text) == ["1", "1", "1"]
     page.screenshot(path=str(artifacts_dir / "pages_classifier.png"), full_page=True)
-    # Completeness ticks are whole dates, not times of day.
+    # Completeness is by simulated night by default: ticks are whole MJDs, not dates nor "60k".
+    ticks = page.locator("#chart-completeness .xtick text").all_text_contents()
+    assert ticks
+    assert all(t.isdigit() and 59990 < int(t) < 60010 for t in ticks), ticks
+    # The control next to the chart switches to the send day: ticks are whole dates, not times of day.
+    page.select_option("#id_axis", "sent")
+    page.wait_for_url("**axis=sent**")
+    assert_plotly_svg(page, "chart-completeness")
     ticks = page.locator("#chart-completeness .xtick text").all_text_contents()
     assert ticks
     assert all(len(t) == 10 and t[4] == "-" for t in ticks), ticks
+    assert page.locator("#id_axis").input_value() == "sent"
     # Selecting "best over all alerts" reloads with that choice applied.
     page.select_option("#id_mode", "best")
     page.wait_for_url("**mode=best**")
     assert_plotly_svg(page, "chart-confusion")
     assert page.locator("#id_mode").input_value() == "best"
+    assert page.locator("#id_axis").input_value() == "sent"  # the completeness choice is kept
+    # And the matrix of what was known 1 day after first detection.
+    page.select_option("#id_mode", "days1")
+    page.wait_for_url("**mode=days1**")
+    assert_plotly_svg(page, "chart-confusion")
+    assert shown_count(page, '[data-key="confusion-objects"]') == objects_with_truth
 
     page.goto(f"{base}/elasticc/object/?diaobjectid=1001")
     page.wait_for_url("**/elasticc/object/1001/")

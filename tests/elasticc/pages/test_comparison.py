@@ -62,3 +62,37 @@ def test_pair_view_is_truth_only_and_differences_f1(client, plain_user, admin_us
     assert by_id["122"]["diff"] == -1.0
     assert [m["objects"] for m in response.context["charts"]["matrices"]] == [3, 1]
     assert client.get("/elasticc/metrics/compare/?a=999999&b=1").status_code == 404
+
+
+@pytest.mark.django_db
+def test_comparison_and_pair_at_n_days_after_first_detection(client, admin_user, fixture_ids):
+    client.force_login(admin_user)
+    response = client.get("/elasticc/metrics/?mode=days1&level=exact")
+    assert response.status_code == 200
+    a = {r["classifierid"]: r for r in response.context["rows"]}[fixture_ids["A"]]
+    # A at 1 day: 111->112, 112->112, 122->122: accuracy 2/3, macro F1 (0 + 2/3 + 1) / 3.
+    assert (a["objects"], a["accuracy"], a["macro_f1"]) == (3, pytest.approx(2 / 3), pytest.approx(5 / 9))
+    html = response.content.decode()
+    assert '<option value="days1" selected>at 1 day after first detection</option>' in html
+    for n in (3, 10, 30):
+        assert f'<option value="days{n}">at {n} days after first detection</option>' in html
+    assert 'href="/elasticc/metricsdata/comparison/?mode=days1&level=exact&format=csv"' in html
+    latest = {r["classifierid"]: r for r in client.get("/elasticc/metrics/?mode=days3").context["rows"]}
+    assert latest[fixture_ids["A"]]["accuracy"] == pytest.approx(2 / 3)
+    for bad in ("N%3D3", "days2", "days"):
+        bad_response = client.get(f"/elasticc/metrics/?mode={bad}")
+        assert bad_response.status_code == 400
+        assert 'id="form-errors"' in bad_response.content.decode()
+
+    pair = client.get(f"/elasticc/metrics/compare/?a={fixture_ids['A']}&b={fixture_ids['B']}&mode=days1&level=exact")
+    assert pair.status_code == 200
+    by_id = {key.split()[0]: r for key, r in ((r["class"], r) for r in pair.context["charts"]["f1_diff"])}
+    # A at 1 day: F1 111 = 0, 112 = 2/3, 122 = 1; B: 111 = 1.
+    assert {k: (r["a"], r["b"]) for k, r in by_id.items()} == {
+        "111": (0.0, 1.0),
+        "112": (pytest.approx(2 / 3), 0.0),
+        "122": (1.0, 0.0),
+    }
+    assert '<option value="days1" selected>' in pair.content.decode()
+    bad_pair = client.get(f"/elasticc/metrics/compare/?a={fixture_ids['A']}&b={fixture_ids['B']}&mode=days7")
+    assert bad_pair.status_code == 400

@@ -119,3 +119,26 @@ def test_bad_input(client, plain_user, fixture_ids):
     assert client.get(f"/elasticc/objects/?classifier={fixture_ids['A']}&level=general").status_code == 400
     client.logout()
     assert client.get("/elasticc/objects/").status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["days1", "days3", "days10", "days30"])
+def test_cells_of_the_n_days_matrices(client, admin_user, fixture_ids, mode):
+    """The drill-down of a cell of an N-day matrix lists exactly its objects,
+    with the prediction of that mode."""
+    classifierid = fixture_ids["A"]
+    client.force_login(admin_user)
+    cells = readers.confusion(classifierid=classifierid, mode=mode, level="exact")
+    assert cells
+    for true, pred, n in cells:
+        response = client.get(
+            f"/elasticc/objects/?classifier={classifierid}&mode={mode}&level=exact&trueclass={true}&predclass={pred}"
+        )
+        assert response.status_code == 200
+        rows = response.context["rows"]
+        assert len(rows) == n
+        assert {(r["trueclassid"], r["predclassid"]) for r in rows} == {(true, pred)}
+    # At 1 day object 1001 (true 111) was predicted 112 with p = 0.6 (its latest prediction is 111).
+    rows = client.get(f"/elasticc/objects/?classifier={classifierid}&mode=days1&trueclass=111").context["rows"]
+    assert [(r["diaobjectid"], r["predclassid"], round(r["probability"], 3)) for r in rows] == [(1001, 112, 0.6)]
+    assert client.get(f"/elasticc/objects/?classifier={classifierid}&mode=days2").status_code == 400

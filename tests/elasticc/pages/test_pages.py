@@ -93,7 +93,10 @@ def test_classifier_pages(client, admin_user, fixture_ids, django_assert_max_num
     assert response.status_code == 200
     charts = response.context["charts"]
     assert charts["confusion"]["counts"] == [[2, 0], [0, 1]]
-    assert charts["completeness"][0]["sent"] == 7
+    # Weeks of simulated nights (Monday to Sunday): night 60000 is a Saturday, 60002 a Monday.
+    assert [(r["night"], r["sent"]) for r in charts["completeness"]] == [(59995, 4), (60002, 3)]
+    by_day = client.get(f"/elasticc/metrics/{fixture_ids['A']}/?period=week&axis=sent").context["charts"]
+    assert [r["sent"] for r in by_day["completeness"]] == [7]
     html = response.content.decode()
     assert 'id="metrics-data"' in html
     assert "vendor/plotly/plotly.min.js" in html
@@ -113,6 +116,71 @@ def test_classifier_page_rejects_bad_parameters(client, admin_user, fixture_ids)
     bad_window = client.get(f"/elasticc/metrics/{a}/?start=2026-02-01&end=2026-01-01")
     assert bad_window.status_code == 400
     assert "start is after its end" in bad_window.content.decode()
+    bad_mjd = client.get(f"/elasticc/metrics/{a}/?mjd_min=60010&mjd_max=60000")
+    assert bad_mjd.status_code == 400
+    assert "MJD window&#x27;s start is after its end" in bad_mjd.content.decode()
+    for query in ("mode=days2", "mode=N%3D3", "axis=wallclock"):
+        response = client.get(f"/elasticc/metrics/{a}/?{query}")
+        assert response.status_code == 400, query
+        assert 'id="form-errors"' in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_classifier_page_at_n_days_after_first_detection(client, admin_user, fixture_ids):
+    client.force_login(admin_user)
+    a = fixture_ids["A"]
+    response = client.get(f"/elasticc/metrics/{a}/?mode=days1&level=exact&norm=none")
+    assert response.status_code == 200
+    confusion = response.context["charts"]["confusion"]
+    # At 1 day: 1001 (true 111) was predicted 112, 1002 112, 1003 122.
+    assert [row.split()[0] for row in confusion["true"]] == ["111", "112", "122"]
+    assert [col.split()[0] for col in confusion["pred"]] == ["111", "112", "122"]
+    assert confusion["counts"] == [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
+    html = response.content.decode()
+    assert '<option value="days1" selected>at 1 day after first detection</option>' in html
+    assert '<option value="days30">at 30 days after first detection</option>' in html
+    assert "among the alerts within 1 day of the object's first detection" in html
+    # The cell drill-down and the downloads carry the mode.
+    assert f'data-drilldown="/elasticc/objects/?classifier={a}&amp;mode=days1&amp;level=exact"' in html
+    assert f'href="/elasticc/metricsdata/{a}/confusion/?mode=days1&level=exact&format=csv"' in html
+
+
+@pytest.mark.django_db
+def test_completeness_chart_by_night_with_a_control_next_to_it(client, plain_user, fixture_ids):
+    client.force_login(plain_user)
+    a = fixture_ids["A"]
+    response = client.get(f"/elasticc/metrics/{a}/")
+    completeness = response.context["charts"]["completeness"]
+    assert [(r["night"], r["sent"], r["classified"]) for r in completeness] == [(60000, 4, 4), (60002, 3, 2)]
+    html = response.content.decode()
+    assert 'data-axis="night"' in html
+    # The axis, period and MJD window are in their own form beside the chart, the other choices kept hidden.
+    form = html[html.index('id="completeness-form"') : html.index('id="chart-completeness"')]
+    assert '<option value="night" selected>simulated night (MJD)</option>' in form
+    assert '<option value="sent">send day (UTC)</option>' in form
+    assert 'name="mjd_min"' in form
+    assert 'name="mjd_max"' in form
+    assert '<input type="hidden" name="start"' in form
+    top = html[html.index('id="metrics-form"') : html.index('id="completeness-form"')]
+    assert '<input type="hidden" name="axis" value="night">' in top
+    assert f'href="/elasticc/metricsdata/{a}/completeness/?axis=night&amp;period=day&format=csv"' in html
+    # The x axis is numeric MJD, never dates.
+    assert 'type: "linear", tickformat: "d"' in html
+
+    windowed = client.get(f"/elasticc/metrics/{a}/?mjd_min=60001&mjd_max=60005")
+    assert [r["night"] for r in windowed.context["charts"]["completeness"]] == [60002]
+    html = windowed.content.decode()
+    assert "nights from MJD 60001 to MJD 60005 (whole nights)" in html
+    assert "completeness/?axis=night&amp;period=day&amp;mjd_min=60001.0&amp;mjd_max=60005.0&format=json" in html
+    assert 'value="60001.0"' in html
+
+    by_day = client.get(f"/elasticc/metrics/{a}/?axis=sent&start=2026-01-02")
+    assert [(r["start"].isoformat(), r["sent"]) for r in by_day.context["charts"]["completeness"]] == [
+        ("2026-01-02", 3)
+    ]
+    html = by_day.content.decode()
+    assert 'data-axis="sent"' in html
+    assert "completeness/?axis=sent&amp;period=day&amp;start=2026-01-02&format=csv" in html
     assert client.get("/elasticc/metrics/999999/").status_code == 404
 
 
