@@ -348,6 +348,7 @@ class SqlStream:
     copy_query: str | None = None
     first_chunk: bytes | None = None
     _copy_iter: Iterator[bytes] | None = None
+    _copying: bool = False
 
     def _error(self, exc: Exception) -> SqlQueryError:
         if isinstance(exc, SqlQueryError):
@@ -435,6 +436,7 @@ class SqlStream:
         limit = None if self.max_rows is None else self.max_rows + 2  # the header, the rows, one too many
         tail = b""
         pending = bytearray()
+        self._copying = True
         with self.watchdog.armed(), self.conn.cursor().copy(self.copy_query) as copy:
             messages = iter(copy)
             while True:
@@ -459,6 +461,7 @@ class SqlStream:
                     tail = chunk[len(tail) + end :]
                 else:
                     tail = chunk
+        self._copying = False
         if tail:
             yield tail
         self.rows_sent = max(rows.count - 1, 0)
@@ -486,7 +489,10 @@ class SqlStream:
             return
         self.closed = True
         try:
-            if not self.conn.closed:
+            # A COPY left unfinished (a limit tripped in the consumer) leaves
+            # the connection mid-protocol, where ROLLBACK would wait for the
+            # rest of the data; closing the connection ends the transaction.
+            if not self.conn.closed and not self._copying:
                 self.conn.rollback()
         except psycopg.Error:
             pass
