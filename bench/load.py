@@ -48,7 +48,7 @@ def truncate() -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)}")
+        cursor.execute(f"TRUNCATE {', '.join(DATA_TABLES)} CASCADE")
 
 
 def write_replicas(target: Path, copies: int) -> None:

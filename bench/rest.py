@@ -23,6 +23,7 @@ Targets: a page p50 < 50 ms at any depth, a count < 10 ms.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -67,7 +68,8 @@ def fill(n_objects: int, keep: bool) -> None:
     if not keep:
         execute(
             "TRUNCATE elasticc_brokerclassification, elasticc_brokermessage, elasticc_diaforcedsource, "
-            "elasticc_diatruth, elasticc_diaobjecttruth, elasticc_diaalert, elasticc_diasource, elasticc_diaobject"
+            "elasticc_diatruth, elasticc_diaobjecttruth, elasticc_diaalert, elasticc_diasource, elasticc_diaobject "
+            "CASCADE"
         )
         execute("DELETE FROM elasticc_rowcountdelta WHERE key LIKE 'elasticc_dia%%'")
     start = time.perf_counter()
@@ -86,22 +88,25 @@ def bench_endpoint(client, endpoint: str, table: str, key: str, repeat: int, wal
     # The cursor a client would hold after walking `depth` rows (looked up once, not timed).
     (cursor,) = execute(f"SELECT {key} FROM {table} ORDER BY {key} OFFSET %s LIMIT 1", [max(depth - 1, 0)])[0]
 
-    def get(url: str) -> dict:
+    def get(url: str):
+        # Server time only: the client's parsing of the JSON body is not timed.
         response = client.get(url)
         assert response.status_code == 200, response.content[:300]
-        return response.json()
+        return response
 
     first_url = f"/elasticc/{endpoint}/"
     deep_url = f"/elasticc/{endpoint}/?after={cursor}"
     page1 = median_ms(lambda: get(first_url), repeat)
     deep = median_ms(lambda: get(deep_url), repeat)
+    page_bytes = len(get(deep_url).content)
 
     walk_times = []
     url = deep_url
     for _ in range(walk):
         start = time.perf_counter()
-        body = get(url)
+        response = get(url)
         walk_times.append(time.perf_counter() - start)
+        body = response.json()
         url = body["next"]
         if url is None:
             break
@@ -116,6 +121,7 @@ def bench_endpoint(client, endpoint: str, table: str, key: str, repeat: int, wal
         "endpoint": endpoint,
         "rows": total,
         "depth": depth,
+        "page_kb": page_bytes / 1000,
         "page1": page1,
         "deep": deep,
         "walk": statistics.median(walk_times) * 1000 if walk_times else float("nan"),
@@ -147,7 +153,7 @@ def main() -> None:
     print()
     header = (
         f"{'endpoint':<16}{'rows':>12}{'depth':>12}{'page 1':>10}{'deep':>10}{'walk':>10}"
-        f"{'count':>9}{'OFFSET':>11}{'COUNT(*)':>11}{'old/new':>9}"
+        f"{'count':>9}{'OFFSET':>11}{'COUNT(*)':>11}{'old/new':>9}{'page KB':>9}"
     )
     print(header)
     print("-" * len(header))
@@ -156,6 +162,7 @@ def main() -> None:
         print(
             f"{r['endpoint']:<16}{r['rows']:>12,}{r['depth']:>12,}{r['page1']:>8.1f}ms{r['deep']:>8.1f}ms"
             f"{r['walk']:>8.1f}ms{r['count']:>7.2f}ms{r['old_page']:>9.1f}ms{r['old_count']:>9.1f}ms{ratio:>8.1f}x"
+            f"{r['page_kb']:>9,.0f}"
         )
     print(
         "\npage 1 / deep / walk: median server time of a 100-row page (deep = ?after=<key> at the depth shown,"
@@ -164,7 +171,10 @@ def main() -> None:
     )
     worst_page = max(max(r["page1"], r["deep"], r["walk"]) for r in results)
     worst_count = max(r["count"] for r in results)
-    print(f"targets: page p50 < 50 ms (worst {worst_page:.1f} ms), count < 10 ms (worst {worst_count:.2f} ms)")
+    print(
+        f"targets: page p50 < 50 ms busy, < 30 ms idle (worst {worst_page:.1f} ms), count < 10 ms "
+        f"(worst {worst_count:.2f} ms); " + "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+    )
 
 
 if __name__ == "__main__":
