@@ -242,7 +242,8 @@ def execute_claimed(*, query: LongQuery, runner_id: str, stop: threading.Event) 
                 request=request,
                 limits=long_query_limits(),
                 on_open=heartbeat.attach,
-                csv_copy=query.format == LongQuery.Format.CSV,
+                # Every format is written from PostgreSQL's CSV (see write_parquet).
+                csv_copy=True,
             )
             writer = RESULT_WRITERS[query.format]
             rows = writer(stream, partial, max_bytes=settings.LONG_QUERY_MAX_BYTES)

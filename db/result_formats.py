@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -262,17 +264,93 @@ def _arrow_column(oid: int, values: tuple, type_: pa.DataType) -> pa.Array:
     return pa.array(values, type=type_)
 
 
-def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
-    """Write the whole result to `path` as Parquet, one row group per batch."""
+class _ChunkFile(io.RawIOBase):
+    """A read-only file over an iterator of byte chunks (pyarrow's CSV reader
+    reads from it); keeps the iterator's exception for the caller."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buffer = b""
+        self.error: BaseException | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                return 0
+            except BaseException as exc:
+                self.error = exc
+                raise
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
+
+
+def _parquet_schema(stream: SqlStream) -> pa.Schema:
     types = [ARROW_TYPES.get(oid, pa.string()) for oid in stream.type_oids]
-    schema = pa.schema([pa.field(name, type_) for name, type_ in zip(unique_names(stream.columns), types, strict=True)])
+    return pa.schema([pa.field(name, type_) for name, type_ in zip(unique_names(stream.columns), types, strict=True)])
+
+
+def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
+    """Write the whole result to `path` as Parquet, a row group per block read.
+
+    From a `copy_query` stream, Arrow's CSV reader (C++) parses PostgreSQL's
+    CSV into typed columns, block by block: no value passes through Python,
+    several times faster than converting fetched rows, with memory bounded by
+    the block size. PostgreSQL's CSV tells NULL (an empty unquoted field) from
+    an empty string (`""`); bytea arrives as `\\x<hex>` and is stored as
+    the hex; other types without an Arrow counterpart keep PostgreSQL's text."""
+    schema = _parquet_schema(stream)
+    if stream.copy_query is None:
+        return _write_parquet_rows(stream, path, schema, max_bytes=max_bytes)
+    source = _ChunkFile(stream.csv_chunks())
+    try:
+        reader = pa_csv.open_csv(
+            source,
+            read_options=pa_csv.ReadOptions(column_names=schema.names, skip_rows=1, block_size=1 << 23),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict(zip(schema.names, schema.types, strict=True)),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+        bytea = [i for i, oid in enumerate(stream.type_oids) if oid == BYTEA_OID]
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in reader:
+                for i in bytea:
+                    batch = batch.set_column(i, schema.field(i), pc.utf8_slice_codeunits(batch.column(i), 2))
+                writer.write_batch(batch)
+                _check_file_size(path.stat().st_size, max_bytes)
+            if not stream.rows_sent:
+                writer.write_table(schema.empty_table())
+    except SqlQueryError:
+        raise
+    except Exception as exc:
+        if isinstance(source.error, SqlQueryError):
+            raise source.error from exc
+        raise SqlQueryError(f"the result could not be written as Parquet: {exc}") from exc
+    finally:
+        stream.close()
+    return stream.rows_sent
+
+
+def _write_parquet_rows(stream: SqlStream, path: Path, schema: pa.Schema, *, max_bytes: int | None) -> int:
     with pq.ParquetWriter(path, schema) as writer:
         wrote = False
         for batch in stream.batches():
             columns = list(zip(*batch, strict=True))
             arrays = [
                 _arrow_column(oid, column, type_)
-                for oid, column, type_ in zip(stream.type_oids, columns, types, strict=True)
+                for oid, column, type_ in zip(stream.type_oids, columns, schema.types, strict=True)
             ]
             writer.write_batch(pa.record_batch(arrays, schema=schema))
             wrote = True

@@ -611,6 +611,14 @@ def start_sql(
         for index, statement in enumerate(statements):
             if index == last and csv_copy and statement.streamable:
                 stream.copy_query = _copy_query(conn, statement, max_rows=limits.max_rows)
+                # The result's column names and types (Parquet needs them),
+                # from the statement's plan: no row is computed.
+                described = conn.cursor()
+                stream.watchdog.call(
+                    described.execute, f"SELECT * FROM ({_bound_text(conn, statement)}) AS desc_result LIMIT 0"
+                )
+                stream.columns = [column.name for column in described.description]
+                stream.type_oids = [column.type_code for column in described.description]
             elif statement.streamable:
                 cursor = conn.cursor(name=f"desc_sql_{uuid.uuid4().hex}")
                 stream.watchdog.call(cursor.execute, statement.text, statement.params)
@@ -642,12 +650,16 @@ def start_sql(
     return stream
 
 
+def _bound_text(conn: psycopg.Connection, statement: Statement) -> str:
+    return psycopg.ClientCursor(conn).mogrify(statement.text, statement.params) if statement.params else statement.text
+
+
 def _copy_query(conn: psycopg.Connection, statement: Statement, *, max_rows: int | None) -> str:
     """`COPY (<statement>) TO STDOUT` as CSV with a header. COPY takes no bind
     parameters, so the values are quoted into the text by psycopg's client-side
     binding (the same literals the server would see); a row cap asks for one
     row more, which tells an overflow from a result of exactly `max_rows`."""
-    text = psycopg.ClientCursor(conn).mogrify(statement.text, statement.params) if statement.params else statement.text
+    text = _bound_text(conn, statement)
     if max_rows is not None:
         text = f"SELECT * FROM ({text}) AS desc_result LIMIT {int(max_rows) + 1}"
     return f"COPY ({text}) TO STDOUT WITH (FORMAT csv, HEADER true)"

@@ -99,6 +99,45 @@ def test_submit_check_and_fetch_csv_and_parquet(client_for, broker_user, result_
     assert sorted(p.name for p in result_dir.iterdir()) == sorted([f"{csv_id}.csv", f"{parquet_id}.parquet"])
 
 
+def test_parquet_keeps_types_nulls_and_empty_strings(client_for, plain_user, result_dir):
+    """Parquet is parsed from PostgreSQL's CSV (COPY): each type, NULL apart
+    from '', NaN, bytea as hex and a newline inside a value survive."""
+    client = client_for(plain_user)
+    query = (
+        "SELECT * FROM (VALUES "
+        "(1::bigint, 2.5::float8, 0.25::float4, 1.50::numeric, true, DATE '2024-02-29', "
+        "TIMESTAMPTZ '2024-01-01 00:00:00.25+00', TIMESTAMP '2024-01-01 12:00:00', 'a,\"b\"' || chr(10) || 'c', "
+        "'\\x00ff'::bytea, '{\"k\": 1}'::jsonb, INTERVAL '1 day'), "
+        "(2, 'NaN', NULL, NULL, false, NULL, NULL, NULL, '', NULL, NULL, NULL)"
+        ") AS v(i, f8, f4, n, b, d, tz, ts, s, raw, j, iv)"
+    )
+    queryid = _submit(client, query, "parquet")
+    empty_id = _submit(client, "SELECT 1 AS one WHERE false", "parquet")
+    _run_all()
+    frame = pd.read_parquet(io.BytesIO(body(client.post(f"/db/getsqlqueryresults/{queryid}/"))))
+    first, second = frame.to_dict("records")
+    assert (first["i"], first["f8"], first["f4"], first["n"]) == (1, 2.5, 0.25, 1.5)
+    assert (first["b"], second["b"]) == (True, False)
+    assert str(first["d"]) == "2024-02-29"
+    assert first["tz"] == pd.Timestamp("2024-01-01 00:00:00.25", tz="UTC")
+    assert first["ts"] == pd.Timestamp("2024-01-01 12:00:00")
+    assert (first["s"], second["s"]) == ('a,"b"\nc', "")
+    assert (first["raw"], first["j"], first["iv"]) == ("00ff", '{"k": 1}', "1 day")
+    assert [pd.isna(second[c]) for c in ("f8", "f4", "n", "d", "tz", "ts", "raw", "j", "iv")] == [True] * 9
+    empty = pd.read_parquet(io.BytesIO(body(client.post(f"/db/getsqlqueryresults/{empty_id}/"))))
+    assert (list(empty.columns), len(empty)) == (["one"], 0)
+
+
+def test_parquet_error_after_rows_fails_the_query_and_leaves_no_file(client_for, plain_user, result_dir):
+    query = "SELECT 1 / (i - 150000) AS x FROM generate_series(1, 200000) i"
+    queryid = _submit(client_for(plain_user), query, "parquet")
+    _run_all()
+    query = LongQuery.objects.get(pk=queryid)
+    assert query.status == LongQuery.Status.ERROR
+    assert "division by zero" in query.error
+    assert list(result_dir.iterdir()) == []
+
+
 def test_only_the_owner_sees_a_query(client_for, broker_user, plain_user, result_dir):
     queryid = _submit(client_for(broker_user), "SELECT 1 AS one")
     _run_all()
