@@ -265,6 +265,16 @@ class ClassifierPairView(TruthRequiredMixin, View):
         by_id = {c["classifierid"]: c for c in classifiers}
         if params["a"] not in by_id or params["b"] not in by_id:
             raise Http404("no such classifier")
+        # A level one of the two taxonomies lacks (ELAsTiCC has no general level) is a
+        # choice to correct on the form (the choices kept), not a missing page.
+        level = params["level"]
+        for side in ("a", "b"):
+            taxonomy = by_id[params[side]]["evaluatedtaxonomy"]
+            if level not in readers.levels_of(taxonomy):
+                form.add_error("level", f"classifier {side.upper()}'s {taxonomy} taxonomy has no {level} level")
+        if form.errors:
+            context["params"] = params
+            return render(request, "elasticc/classifier_pair.html", context, status=400)
         context.update(params=params, charts=_pair_charts(by_id[params["a"]], by_id[params["b"]], params))
         return render(request, "elasticc/classifier_pair.html", context)
 
@@ -274,8 +284,6 @@ def _pair_charts(a: dict, b: dict, params: dict) -> dict:
     result: dict = {"matrices": [], "f1": {}}
     for side, classifier in (("a", a), ("b", b)):
         taxonomy = classifier["evaluatedtaxonomy"]
-        if params["level"] not in readers.levels_of(taxonomy):
-            raise Http404(f"the {taxonomy} taxonomy has no {params['level']} level")
         names = selectors.class_names(taxonomy=taxonomy)
         common = {"classifierid": classifier["classifierid"], "mode": params["mode"], "level": params["level"]}
         matrix = charts.confusion_matrix(**common, norm="true", names=names, taxonomy=taxonomy)

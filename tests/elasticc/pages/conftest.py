@@ -33,9 +33,12 @@ def browser():
 @pytest.fixture
 def page_for(browser, live_server) -> Iterator[Callable[[User], object]]:
     """`page_for(user)`: a page logged in as `user` (through the login form)
-    that fails the test on any JS error, console error or external request."""
+    that fails the test on any JS error, console error or external request.
+    A test that opens an error page on purpose says so with
+    `page.expect_status(400)`: one "status of 400" console error is then expected."""
     contexts = []
     errors: list[str] = []
+    expected: list[str] = []
 
     def make(user: User):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -60,11 +63,16 @@ def page_for(browser, live_server) -> Iterator[Callable[[User], object]]:
         page.wait_for_load_state("networkidle")
         assert "/accounts/login/" not in page.url, f"login as {user.username} failed"
         page.base_url = live_server.url
+        page.expect_status = lambda status: expected.append(f"the server responded with a status of {status} ")
         return page
 
     yield make
     for context in contexts:
         context.close()
+    for text in expected:
+        match = next((e for e in errors if text in e), None)
+        assert match is not None, f"expected a console error with {text!r}: {errors}"
+        errors.remove(match)
     assert errors == [], f"JavaScript or console errors: {errors}"
 
 
