@@ -812,3 +812,68 @@ def load_three_class_data() -> dict[str, int]:
         store_kafka_messages([payload], header_ms=ms(at + BROKER_DELAY), schema_version="v0_9")
     ids = classifier_ids()
     return {"P": ids["P"], "Q": ids["Q"]}
+
+
+# --- the follow-up browser tests' set ------------------------------------------------------------
+# Four objects with known detections (sent alerts) and r-band forced photometry whose latest
+# magnitudes are round (S/N 20); 4004's only alert is unsent, so the world does not know it.
+
+FOLLOWUP_SENT = datetime(2026, 2, 16, 6, 0, tzinfo=UTC)
+# object -> ([(source MJD, alert sent?)], r magnitude of its forced points)
+FOLLOWUP_OBJECTS = {
+    4001: ([(60000.5, True), (60008.5, True)], 20.0),
+    4002: ([(60001.5, True)], 21.0),
+    4003: ([(60005.5, True), (60009.5, True)], 22.0),
+    4004: ([(60006.5, False)], 19.0),
+}
+FOLLOWUP_FORCED_MJDS = (59998.0, 60000.0, 60004.0, 60007.0)
+
+
+def followup_flux(mag: float) -> float:
+    """The flux (nJy) of an AB magnitude at the stored zero point 31.4."""
+    return 10 ** ((31.4 - mag) / 2.5)
+
+
+def load_followup_data() -> None:
+    objects, sources, alerts, forced = [], [], [], []
+    sent = {}
+    for obj, (detections, mag) in FOLLOWUP_OBJECTS.items():
+        objects.append({"diaobjectid": obj, "ra": 150.0 + (obj - 4000) * 0.5, "decl": 2.0, "isddf": False})
+        for k, (mjd, is_sent) in enumerate(detections):
+            sid = alert_id(obj, k)
+            sources.append(
+                {
+                    "diasourceid": sid,
+                    "diaobjectid": obj,
+                    "midpointtai": mjd,
+                    "filtername": "r",
+                    "ra": objects[-1]["ra"],
+                    "decl": 2.0,
+                    "psflux": followup_flux(mag),
+                    "psfluxerr": followup_flux(mag) / 20,
+                    "snr": 20.0,
+                }
+            )
+            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
+            if is_sent:
+                sent[sid] = FOLLOWUP_SENT + timedelta(days=mjd - 60000.0)
+        for i, mjd in enumerate(FOLLOWUP_FORCED_MJDS):
+            forced.append(
+                {
+                    "diaforcedsourceid": obj * 100 + i,
+                    "diaobjectid": obj,
+                    "midpointtai": mjd,
+                    "filtername": "r",
+                    "psflux": followup_flux(mag),
+                    "psfluxerr": followup_flux(mag) / 20,
+                }
+            )
+    add_rows(
+        {
+            "elasticc_diaobject": rows(objects),
+            "elasticc_diasource": rows(sources),
+            "elasticc_diaalert": rows(alerts),
+            "elasticc_diaforcedsource": rows(forced),
+        }
+    )
+    mark_sent(sent)

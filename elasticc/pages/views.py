@@ -498,18 +498,20 @@ class FollowupView(LoginRequiredMixin, View):
 
     def get(self, request):
         form = WantedFilterForm(request.GET or None)
-        filters = form.cleaned_data if form.is_valid() else WantedFilterForm.defaults()
+        valid = form.is_valid() if form.is_bound else True
+        filters = form.cleaned_data if form.is_bound else WantedFilterForm.defaults()
         facility = request.GET.get("facility") or None
         context = {
             "form": form,
             "facility": facility or "",
-            "wanted": followup_selectors.wanted_spectra_by_filters(**filters),
+            # Never a list for other filters than the form shows: none until they are corrected.
+            "wanted": followup_selectors.wanted_spectra_by_filters(**filters) if valid else None,
             "plans": followup_selectors.current_plans(facility=facility),
             "reports": followup_selectors.known_spectra(facility=facility)[-REPORTS_SHOWN:][::-1],
             "class_names": selectors.class_names(taxonomy=ELASTICC2),
             "bands": BANDS,
         }
-        return render(request, "elasticc/followup.html", context)
+        return render(request, "elasticc/followup.html", context, status=200 if valid else 400)
 
 
 class ObjectFollowupActionView(LoginRequiredMixin, View):
