@@ -428,11 +428,12 @@ class ObjectView(LoginRequiredMixin, View):
             "followup": followup_selectors.object_followup(diaobjectid=diaobjectid),
             "elasticc2_classes": elasticc2_classes,
             "target": followup_services.object_target(objectid=diaobjectid),
+            # Ids per form (three of them have a facility field), so each label is its own field's.
             "followup_forms": [
-                ("Ask for a spectrum", "ask", AskSpectrumForm()),
-                ("Declare a plan", "plan", PlanSpectrumForm()),
-                ("Withdraw a plan", "withdraw", WithdrawPlanForm()),
-                ("Report a spectrum", "report", ReportSpectrumForm(classes=elasticc2_classes)),
+                ("Ask for a spectrum", "ask", AskSpectrumForm(auto_id="id_ask_%s")),
+                ("Declare a plan", "plan", PlanSpectrumForm(auto_id="id_plan_%s")),
+                ("Withdraw a plan", "withdraw", WithdrawPlanForm(auto_id="id_withdraw_%s")),
+                ("Report a spectrum", "report", ReportSpectrumForm(classes=elasticc2_classes, auto_id="id_report_%s")),
             ],
             "alerts": selectors.object_alerts(diaobjectid=diaobjectid),
             "truth_visible": truth_visible,

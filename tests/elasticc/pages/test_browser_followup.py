@@ -46,6 +46,10 @@ def submit(page, action: str, **fields: str) -> None:
     form = f"#form-{action}"
     for name, value in fields.items():
         control = page.locator(f"{form} [name={name}]")
+        # Its label is the form's own (three forms have a facility field).
+        control_id = control.get_attribute("id")
+        assert page.locator(f"#{control_id}").count() == 1
+        assert page.locator(f'{form} label[for="{control_id}"]').count() == 1
         if control.evaluate("e => e.tagName") == "SELECT":
             control.select_option(value)
         else:
@@ -77,6 +81,14 @@ def test_ask_plan_withdraw_report_and_target_from_the_object_page(page_for, plai
     page.goto(f"{page.base_url}/elasticc/object/4001/")
     assert table(page, "#followup-wanted") == []
     assert page.locator("#form-ask [name=priority]").input_value() == "3"
+    duplicate_ids = page.evaluate(
+        """() => { const n = {}; document.querySelectorAll("[id]").forEach(e => { n[e.id] = (n[e.id] || 0) + 1; });
+                   return Object.keys(n).filter(id => n[id] > 1); }"""
+    )
+    assert duplicate_ids == []
+    # Clicking a label focuses its own form's field.
+    page.click('#form-withdraw label:has-text("Facility")')
+    assert page.evaluate("() => document.activeElement.closest('form').id") == "form-withdraw"
     page.screenshot(path=str(artifacts_dir / "followup_object_empty.png"), full_page=True)
 
     # Ask for a spectrum.

@@ -203,3 +203,23 @@ def test_object_browser_keyset_pages_and_links(page, artifacts_dir, monkeypatch)
     assert page.locator("h1").inner_text() == "diaObject 3009"
     assert "gentype 50 → class 121 KN" in page.locator("#truth").inner_text()
     page.screenshot(path=str(artifacts_dir / "objects_to_object.png"), full_page=True)
+
+
+def test_object_browser_without_truth(page_for, plain_user, artifacts_dir):
+    """A user who may not see truth has no true-class control nor column."""
+    ids = load_three_class_data()
+    refresh_metrics(full=True)
+    page = page_for(plain_user)
+    page.goto(f"{page.base_url}/elasticc/objects/")
+    assert page.locator("#id_trueclass").count() == 0
+    assert filter_objects(page, classifier=ids["Q"], predclass=112) == [3004, 3008]
+    assert "True class" not in page.locator("#objects-table thead").inner_text()
+    assert page.locator('#objects-table tr[data-diaobjectid="3008"] td').all_inner_texts() == [
+        "3008",
+        "112 Ib/c",
+        "0.600",
+        "4",
+        "60070.300",
+        "60078.300",
+    ]
+    page.screenshot(path=str(artifacts_dir / "objects_without_truth.png"), full_page=True)
