@@ -709,3 +709,171 @@ def store_days_message(index: int) -> StoreResult:
         alert_id(obj, k), {CLASSIFIER_D: probs}, published_ms=ms(sent), broker=("TestBroker", "1.0")
     )
     return store_kafka_messages([payload], header_ms=ms(sent + BROKER_DELAY), schema_version="v0_9")
+
+
+# --- the browser tests' three-class set -----------------------------------------------------------
+# Nine objects, three of each true class (ELAsTiCC 111 Ia, 112 Ib/c, 121 KN), and two classifiers
+# whose per-class F1 is worked out by hand in tests/elasticc/pages/test_browser_pair.py. Object
+# 3001 + i is first detected at MJD 60000.3 + 10 i, with 3 + i % 3 sources at THREE_OFFSETS days
+# after that (so the number of detections and the detection span vary across classes); every
+# alert is sent, in MJD order. Classifier P answers the alerts of sources 0 and 2 (days 0 and 5),
+# classifier Q only those of source 0, in the same v0_9 message as P.
+
+THREE_MJD0 = 60000.3
+THREE_SENT0 = datetime(2026, 2, 2, 6, 0, tzinfo=UTC)
+THREE_OFFSETS = (0.0, 2.0, 5.0, 8.0, 12.0)
+THREE_GENTYPES = {111: 10, 112: 20, 121: 50}
+# object -> true class
+THREE_TRUTH = {3001 + i: classid for i, classid in enumerate((111,) * 3 + (112,) * 3 + (121,) * 3)}
+CLASSIFIER_P = ("P", "p1")
+CLASSIFIER_Q = ("Q", "q1")
+# (object, source index) -> {classId: probability}: P early (source 0) and late (source 2).
+THREE_P_MESSAGES = {
+    (3001, 0): {112: 0.6, 111: 0.4},
+    (3002, 0): {111: 0.9, 112: 0.1},
+    (3003, 0): {112: 0.55, 111: 0.45},
+    (3004, 0): {111: 0.6, 112: 0.4},
+    (3005, 0): {112: 0.8, 111: 0.2},
+    (3006, 0): {112: 0.9, 111: 0.1},
+    (3007, 0): {121: 0.9, 111: 0.1},
+    (3008, 0): {111: 0.6, 121: 0.4},
+    (3009, 0): {121: 0.65, 112: 0.35},
+    (3001, 2): {111: 0.7, 112: 0.3},
+    (3002, 2): {111: 0.8, 112: 0.2},
+    (3003, 2): {112: 0.7, 111: 0.3},
+    (3004, 2): {112: 0.75, 111: 0.25},
+    (3005, 2): {112: 0.6, 111: 0.4},
+    (3006, 2): {111: 0.6, 112: 0.4},
+    (3007, 2): {121: 0.8, 111: 0.2},
+    (3008, 2): {121: 0.85, 111: 0.15},
+    (3009, 2): {121: 0.7, 112: 0.3},
+}
+# Q's one answer per object (source 0): its prediction in every mode.
+THREE_Q_MESSAGES = {
+    (3001, 0): {111: 0.8, 112: 0.2},
+    (3002, 0): {111: 0.7, 121: 0.3},
+    (3003, 0): {111: 0.6, 112: 0.4},
+    (3004, 0): {112: 0.9, 111: 0.1},
+    (3005, 0): {121: 0.5, 112: 0.3},
+    (3006, 0): {121: 0.7, 112: 0.3},
+    (3007, 0): {121: 0.95, 111: 0.05},
+    (3008, 0): {112: 0.6, 121: 0.4},
+    (3009, 0): {121: 0.75, 111: 0.25},
+}
+
+
+def three_sources(obj: int) -> list[float]:
+    """The MJDs of an object's sources."""
+    i = obj - 3001
+    return [THREE_MJD0 + 10 * i + offset for offset in THREE_OFFSETS[: 3 + i % 3]]
+
+
+def load_three_class_data() -> dict[str, int]:
+    """The whole set, metrics not refreshed; returns {"P": classifierid, "Q": classifierid}."""
+    objects, sources, alerts, truth = [], [], [], []
+    sent = {}
+    for obj, classid in THREE_TRUTH.items():
+        objects.append({"diaobjectid": obj, "ra": 30.0 + (obj - 3000) * 0.01, "decl": -20.0, "isddf": False})
+        for k, mjd in enumerate(three_sources(obj)):
+            sid = alert_id(obj, k)
+            sources.append(
+                {
+                    "diasourceid": sid,
+                    "diaobjectid": obj,
+                    "midpointtai": mjd,
+                    "filtername": "r",
+                    "ra": 30.0,
+                    "decl": -20.0,
+                    "psflux": 800.0,
+                    "psfluxerr": 40.0,
+                    "snr": 20.0,
+                }
+            )
+            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
+            sent[sid] = THREE_SENT0 + timedelta(days=mjd - THREE_MJD0)
+        truth.append({"diaobjectid": obj, "gentype": THREE_GENTYPES[classid], "zcmb": 0.1, "peakmjd": mjd})
+    add_rows(
+        {
+            "elasticc_diaobject": rows(objects),
+            "elasticc_diasource": rows(sources),
+            "elasticc_diaalert": rows(alerts),
+            "elasticc_diaobjecttruth": rows(truth),
+        }
+    )
+    mark_sent(sent)
+    for (obj, k), probs in THREE_P_MESSAGES.items():
+        classifications = {CLASSIFIER_P: probs}
+        if (obj, k) in THREE_Q_MESSAGES:  # one v0_9 message naming both classifiers
+            classifications[CLASSIFIER_Q] = THREE_Q_MESSAGES[(obj, k)]
+        at = sent[alert_id(obj, k)]
+        payload = broker_message_v0_9(
+            alert_id(obj, k), classifications, published_ms=ms(at), broker=("TestBroker", "1.0")
+        )
+        store_kafka_messages([payload], header_ms=ms(at + BROKER_DELAY), schema_version="v0_9")
+    ids = classifier_ids()
+    return {"P": ids["P"], "Q": ids["Q"]}
+
+
+# --- the follow-up browser tests' set ------------------------------------------------------------
+# Four objects with known detections (sent alerts) and r-band forced photometry whose latest
+# magnitudes are round (S/N 20); 4004's only alert is unsent, so the world does not know it.
+
+FOLLOWUP_SENT = datetime(2026, 2, 16, 6, 0, tzinfo=UTC)
+# object -> ([(source MJD, alert sent?)], r magnitude of its forced points)
+FOLLOWUP_OBJECTS = {
+    4001: ([(60000.5, True), (60008.5, True)], 20.0),
+    4002: ([(60001.5, True)], 21.0),
+    4003: ([(60005.5, True), (60009.5, True)], 22.0),
+    4004: ([(60006.5, False)], 19.0),
+}
+FOLLOWUP_FORCED_MJDS = (59998.0, 60000.0, 60004.0, 60007.0)
+
+
+def followup_flux(mag: float) -> float:
+    """The flux (nJy) of an AB magnitude at the stored zero point 31.4."""
+    return 10 ** ((31.4 - mag) / 2.5)
+
+
+def load_followup_data() -> None:
+    objects, sources, alerts, forced = [], [], [], []
+    sent = {}
+    for obj, (detections, mag) in FOLLOWUP_OBJECTS.items():
+        objects.append({"diaobjectid": obj, "ra": 150.0 + (obj - 4000) * 0.5, "decl": 2.0, "isddf": False})
+        for k, (mjd, is_sent) in enumerate(detections):
+            sid = alert_id(obj, k)
+            sources.append(
+                {
+                    "diasourceid": sid,
+                    "diaobjectid": obj,
+                    "midpointtai": mjd,
+                    "filtername": "r",
+                    "ra": objects[-1]["ra"],
+                    "decl": 2.0,
+                    "psflux": followup_flux(mag),
+                    "psfluxerr": followup_flux(mag) / 20,
+                    "snr": 20.0,
+                }
+            )
+            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
+            if is_sent:
+                sent[sid] = FOLLOWUP_SENT + timedelta(days=mjd - 60000.0)
+        for i, mjd in enumerate(FOLLOWUP_FORCED_MJDS):
+            forced.append(
+                {
+                    "diaforcedsourceid": obj * 100 + i,
+                    "diaobjectid": obj,
+                    "midpointtai": mjd,
+                    "filtername": "r",
+                    "psflux": followup_flux(mag),
+                    "psfluxerr": followup_flux(mag) / 20,
+                }
+            )
+    add_rows(
+        {
+            "elasticc_diaobject": rows(objects),
+            "elasticc_diasource": rows(sources),
+            "elasticc_diaalert": rows(alerts),
+            "elasticc_diaforcedsource": rows(forced),
+        }
+    )
+    mark_sent(sent)

@@ -439,7 +439,9 @@ def browse_objects(
     for condition, value in (
         (f"{pred} = ANY(%s)", predclasses),
         ("trueclassid = ANY(%s)", trueclasses),
-        (f"{prob} >= %s", min_probability),
+        # Probabilities are 4-byte reals: compare as one, so ">= 0.9" keeps a stored 0.9
+        # (which as a double is 0.89999998).
+        (f"{prob} >= %s::real", min_probability),
         ("lastdet >= %s", mjd_min),
         ("firstdet <= %s", mjd_max),
         ("ndet >= %s", ndet_min),

@@ -82,6 +82,7 @@ class ObjectSearchForm(forms.Form):
 # --- follow-up (elasticc/followup/): the object page's actions and the follow-up page's filters ---
 
 BAND_CHOICES = [(band, band) for band in ("u", "g", "r", "i", "z", "Y")]
+DEFAULT_DETECTED_IN_LAST_DAYS = 14.0
 
 
 class AskSpectrumForm(forms.Form):
@@ -119,7 +120,13 @@ class WantedFilterForm(forms.Form):
     requested_since = forms.DateTimeField(required=False, help_text="UTC; default 14 days ago")
     not_claimed_in_last_days = forms.FloatField(required=False, initial=7.0, help_text="0: ignore plans")
     detected_since_mjd = forms.FloatField(required=False)
-    detected_in_last_days = forms.FloatField(required=False, initial=14.0)
+    # No initial value: an unfilled page would otherwise send 14 with every
+    # "detected since MJD" and be refused for giving both.
+    detected_in_last_days = forms.FloatField(
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "14"}),
+        help_text="default 14, unless detected since MJD is given",
+    )
     no_spectra_in_last_days = forms.FloatField(required=False, initial=7.0, help_text="0: ignore reports")
     lim_mag = forms.FloatField(required=False)
     lim_mag_band = forms.ChoiceField(required=False, choices=[("", "—"), *BAND_CHOICES])
@@ -134,13 +141,15 @@ class WantedFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("detected_since_mjd") is not None and self.data.get("detected_in_last_days"):
+        if data.get("detected_since_mjd") is not None and data.get("detected_in_last_days") is not None:
             raise forms.ValidationError("give detected since MJD or detected in last days, not both")
         if (data.get("lim_mag") is None) != (not data.get("lim_mag_band")):
             raise forms.ValidationError("lim_mag and lim_mag_band go together")
         for name, field in self.fields.items():
             if data.get(name) in (None, "") and field.initial is not None:
                 data[name] = field.initial
+        if data.get("detected_in_last_days") is None:
+            data["detected_in_last_days"] = DEFAULT_DETECTED_IN_LAST_DAYS
         data["lim_mag_band"] = data.get("lim_mag_band") or None
         return data
 

@@ -265,6 +265,16 @@ class ClassifierPairView(TruthRequiredMixin, View):
         by_id = {c["classifierid"]: c for c in classifiers}
         if params["a"] not in by_id or params["b"] not in by_id:
             raise Http404("no such classifier")
+        # A level one of the two taxonomies lacks (ELAsTiCC has no general level) is a
+        # choice to correct on the form (the choices kept), not a missing page.
+        level = params["level"]
+        for side in ("a", "b"):
+            taxonomy = by_id[params[side]]["evaluatedtaxonomy"]
+            if level not in readers.levels_of(taxonomy):
+                form.add_error("level", f"classifier {side.upper()}'s {taxonomy} taxonomy has no {level} level")
+        if form.errors:
+            context["params"] = params
+            return render(request, "elasticc/classifier_pair.html", context, status=400)
         context.update(params=params, charts=_pair_charts(by_id[params["a"]], by_id[params["b"]], params))
         return render(request, "elasticc/classifier_pair.html", context)
 
@@ -274,8 +284,6 @@ def _pair_charts(a: dict, b: dict, params: dict) -> dict:
     result: dict = {"matrices": [], "f1": {}}
     for side, classifier in (("a", a), ("b", b)):
         taxonomy = classifier["evaluatedtaxonomy"]
-        if params["level"] not in readers.levels_of(taxonomy):
-            raise Http404(f"the {taxonomy} taxonomy has no {params['level']} level")
         names = selectors.class_names(taxonomy=taxonomy)
         common = {"classifierid": classifier["classifierid"], "mode": params["mode"], "level": params["level"]}
         matrix = charts.confusion_matrix(**common, norm="true", names=names, taxonomy=taxonomy)
@@ -420,11 +428,12 @@ class ObjectView(LoginRequiredMixin, View):
             "followup": followup_selectors.object_followup(diaobjectid=diaobjectid),
             "elasticc2_classes": elasticc2_classes,
             "target": followup_services.object_target(objectid=diaobjectid),
+            # Ids per form (three of them have a facility field), so each label is its own field's.
             "followup_forms": [
-                ("Ask for a spectrum", "ask", AskSpectrumForm()),
-                ("Declare a plan", "plan", PlanSpectrumForm()),
-                ("Withdraw a plan", "withdraw", WithdrawPlanForm()),
-                ("Report a spectrum", "report", ReportSpectrumForm(classes=elasticc2_classes)),
+                ("Ask for a spectrum", "ask", AskSpectrumForm(auto_id="id_ask_%s")),
+                ("Declare a plan", "plan", PlanSpectrumForm(auto_id="id_plan_%s")),
+                ("Withdraw a plan", "withdraw", WithdrawPlanForm(auto_id="id_withdraw_%s")),
+                ("Report a spectrum", "report", ReportSpectrumForm(classes=elasticc2_classes, auto_id="id_report_%s")),
             ],
             "alerts": selectors.object_alerts(diaobjectid=diaobjectid),
             "truth_visible": truth_visible,
@@ -490,18 +499,20 @@ class FollowupView(LoginRequiredMixin, View):
 
     def get(self, request):
         form = WantedFilterForm(request.GET or None)
-        filters = form.cleaned_data if form.is_valid() else WantedFilterForm.defaults()
+        valid = form.is_valid() if form.is_bound else True
+        filters = form.cleaned_data if form.is_bound else WantedFilterForm.defaults()
         facility = request.GET.get("facility") or None
         context = {
             "form": form,
             "facility": facility or "",
-            "wanted": followup_selectors.wanted_spectra_by_filters(**filters),
+            # Never a list for other filters than the form shows: none until they are corrected.
+            "wanted": followup_selectors.wanted_spectra_by_filters(**filters) if valid else None,
             "plans": followup_selectors.current_plans(facility=facility),
             "reports": followup_selectors.known_spectra(facility=facility)[-REPORTS_SHOWN:][::-1],
             "class_names": selectors.class_names(taxonomy=ELASTICC2),
             "bands": BANDS,
         }
-        return render(request, "elasticc/followup.html", context)
+        return render(request, "elasticc/followup.html", context, status=200 if valid else 400)
 
 
 class ObjectFollowupActionView(LoginRequiredMixin, View):

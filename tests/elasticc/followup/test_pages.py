@@ -116,3 +116,22 @@ def test_make_target_once_and_link_back(browser, objectid, plain_user):
     assert f"/elasticc/object/{objectid}/" in detail
     assert "Keck" in detail
     assert browser.get("/targets/").status_code == 200
+
+
+def test_followup_page_detected_since_from_the_unfilled_form_and_bad_filters(browser, objectid, plain_user):
+    """The page as first shown leaves "detected in last days" empty (14 by
+    default), so typing only a "detected since MJD" works; bad filters give
+    a 400 and no list computed for other filters than the form shows."""
+    services.ask_for_spectra(user=plain_user, requester="RESSPECT", objectids=[objectid], priorities=[5])
+    page = browser.get("/elasticc/followup/").content.decode()
+    assert 'name="detected_in_last_days" placeholder="14"' in page
+    assert 'name="not_claimed_in_last_days" value="7.0"' in page
+    as_sent = {"not_claimed_in_last_days": "7.0", "detected_in_last_days": "", "no_spectra_in_last_days": "7.0"}
+    res = browser.get("/elasticc/followup/", {**as_sent, "detected_since_mjd": MJD_NOW - 10, "mjd_now": MJD_NOW})
+    assert res.status_code == 200
+    assert f">{objectid}</a>" in res.content.decode()
+    assert browser.get("/elasticc/followup/", {**as_sent, "mjd_now": MJD_NOW}).context["wanted"]
+    res = browser.get("/elasticc/followup/", {"detected_since_mjd": 1, "detected_in_last_days": 2, "mjd_now": MJD_NOW})
+    assert res.status_code == 400
+    assert res.context["wanted"] is None
+    assert "Correct the filters above." in res.content.decode()

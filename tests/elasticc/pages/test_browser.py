@@ -8,7 +8,6 @@ screenshots to the test artifacts.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,80 +15,10 @@ import pytest
 from django.db import connection
 
 from elasticc.metrics.refresh import refresh_metrics
-from tests.builders import PASSWORD, broker_message_v0_9, load_metrics_data, mark_sent, ms, store_kafka_messages
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the
-# tests make between page loads are still synchronous and safe.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+from tests.builders import broker_message_v0_9, load_metrics_data, mark_sent, ms, store_kafka_messages
+from tests.elasticc.pages.browser import assert_plotly_svg, db_count, shown_count
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install_browser.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server, admin_user):
-    """A logged-in page (through the login form) that fails the test on any JS error."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Everything is vendored: no request may leave the live server.
-    page.on(
-        "request",
-        lambda request: (
-            None
-            if request.url.startswith(("http://127.0.0.1", "http://localhost", "data:", "blob:"))
-            else errors.append(f"external request {request.url}")
-        ),
-    )
-    # Content-Security-Policy violations are console errors, not page errors.
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", admin_user.username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    page.base_url = live_server.url
-    yield page
-    context.close()
-    assert errors == [], f"JavaScript or console errors: {errors}"
-
-
-def db_count(sql: str, params: list | None = None) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        return cursor.fetchone()[0]
-
-
-def shown_count(page, selector: str) -> int:
-    return int(page.locator(selector).first.get_attribute("data-count"))
-
-
-def assert_plotly_svg(page, chart_id: str) -> None:
-    """The Plotly div rendered its SVG (waits for the client-side plot)."""
-    page.wait_for_selector(f"#{chart_id}.js-plotly-plot svg.main-svg", timeout=15_000)
 
 
 def test_summary_classifier_and_object_pages(page, artifacts_dir):

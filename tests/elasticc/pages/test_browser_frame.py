@@ -1,5 +1,5 @@
 """The site frame and the object page's flux / magnitude views in headless
-Chromium (fixtures of test_browser: logged-in admin page failing on any
+Chromium (fixtures of conftest.py: logged-in admin page failing on any
 console error or external request)."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import pytest
 
 from elasticc.metrics.refresh import refresh_metrics
 from tests.builders import load_metrics_data
-from tests.elasticc.pages.test_browser import assert_plotly_svg, browser, page  # noqa: F401 (fixtures)
+from tests.elasticc.pages.browser import assert_plotly_svg
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-def test_home_navbar_and_api_docs(page, artifacts_dir):  # noqa: F811
+def test_home_navbar_and_api_docs(page, artifacts_dir):
     load_metrics_data()
     refresh_metrics(full=True)
     base = page.base_url
@@ -34,7 +34,7 @@ def test_home_navbar_and_api_docs(page, artifacts_dir):  # noqa: F811
     page.wait_for_url(f"{base}/")
 
 
-def test_object_page_flux_and_magnitude(page, artifacts_dir):  # noqa: F811
+def test_object_page_flux_and_magnitude(page, artifacts_dir):
     load_metrics_data()
     refresh_metrics(full=True)
     page.goto(f"{page.base_url}/elasticc/object/1001/")
@@ -52,7 +52,7 @@ def test_object_page_flux_and_magnitude(page, artifacts_dir):  # noqa: F811
     page.wait_for_selector("#chart-lightcurve[data-units=flux]")
 
 
-def test_stream_page_and_confusion_cell_drill_down(page, artifacts_dir):  # noqa: F811
+def test_stream_page_and_confusion_cell_drill_down(page, artifacts_dir):
     ids = load_metrics_data()
     refresh_metrics(full=True)
     base = page.base_url

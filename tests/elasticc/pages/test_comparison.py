@@ -96,3 +96,14 @@ def test_comparison_and_pair_at_n_days_after_first_detection(client, admin_user,
     assert '<option value="days1" selected>' in pair.content.decode()
     bad_pair = client.get(f"/elasticc/metrics/compare/?a={fixture_ids['A']}&b={fixture_ids['B']}&mode=days7")
     assert bad_pair.status_code == 400
+
+
+@pytest.mark.django_db
+def test_pair_level_the_taxonomy_lacks_is_a_form_error(client, admin_user, fixture_ids):
+    client.force_login(admin_user)
+    response = client.get(f"/elasticc/metrics/compare/?a={fixture_ids['A']}&b={fixture_ids['B']}&level=general")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "classifier A&#x27;s elasticc taxonomy has no general level" in html
+    assert f'<option value="{fixture_ids["B"]}" selected>' in html
+    assert "pair-data" not in html

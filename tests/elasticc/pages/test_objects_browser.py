@@ -69,6 +69,8 @@ def test_filters(client, plain_user, fixture_ids):
     assert listed("") == _expected(classifierid)
     assert listed("pmin=0.6") == _expected(classifierid, "latest_prob >= 0.6")
     assert listed("mode=best&pmin=0.6") == _expected(classifierid, "best_prob >= 0.6")
+    # Probabilities are reals: a stored 0.9 is >= 0.9 (as a double it is 0.89999998).
+    assert listed("mode=best&pmin=0.9") == [1002]
     assert listed("predclass=111") == _expected(classifierid, "latest_classid = 111")
     assert listed("ndet_min=3") == _expected(classifierid, "ndet >= 3")
     assert listed("ndet_max=2") == _expected(classifierid, "ndet <= 2")
