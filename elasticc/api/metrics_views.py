@@ -7,16 +7,25 @@ bin, day, cell or classifier) so the JSON list and the CSV hold the same
 table. Truth-derived endpoints (confusion, probability of the true class,
 accuracy / F1 / per-class scores) answer 403 JSON to users who may not see
 truth (`elasticc.access.groups.may_see_truth`), whatever format was asked.
+
+Every download streams (`MetricsView.rows_response`): the rows are encoded
+a chunk at a time as the server sends them, and an object's rows come from
+a server-side cursor, so no download is held whole in memory whatever its
+size. Errors (validation, 404, 403) are decided before the first byte and
+answered whole, in JSON.
 """
 
+from collections.abc import Generator, Iterable
+from itertools import chain
+
 from django import forms
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from elasticc.access.groups import may_see_truth
@@ -25,7 +34,7 @@ from elasticc.metrics.refresh import DAYS_AFTER_DETECTION, MODES
 from elasticc.models import DiaObject
 from elasticc.pages.forms import ComparisonForm, MetricsForm
 from elasticc.read import selectors
-from tom_desc.api.renderers import CSVRenderer, ORJSONRenderer
+from tom_desc.api.renderers import CSVRenderer, ORJSONRenderer, csv_rows_chunks, json_rows_chunks
 
 
 class MaySeeTruth(BasePermission):
@@ -78,7 +87,7 @@ TRUTH_403 = OpenApiResponse(description="the user may not see truth-derived numb
 
 
 class MetricsView(APIView):
-    """Base: JSON or CSV of flat rows; errors always JSON."""
+    """Base: JSON or CSV of flat rows, streamed; errors always JSON."""
 
     renderer_classes = [ORJSONRenderer, CSVRenderer]
     permission_classes = [IsAuthenticated]
@@ -95,6 +104,14 @@ class MetricsView(APIView):
         if response.status_code == 200 and getattr(request, "accepted_renderer", None).format == "csv":
             response["Content-Disposition"] = f'attachment; filename="{self.download_name}.csv"'
         return response
+
+    def rows_response(self, rows: Iterable[dict]) -> StreamingHttpResponse:
+        """`rows` streamed in the negotiated format (`?format=csv` or JSON):
+        the same bytes the renderer gives for the whole list, one chunk of
+        rows at a time (lazily drawn from `rows` if it is an iterator)."""
+        if self.request.accepted_renderer.format == "csv":
+            return StreamingHttpResponse(csv_rows_chunks(rows), content_type="text/csv; charset=utf-8")
+        return StreamingHttpResponse(json_rows_chunks(rows), content_type="application/json")
 
     def cleaned(self, form: forms.Form) -> dict:
         if not form.is_valid():
@@ -132,10 +149,10 @@ class ComparisonView(MetricsView):
         parameters=[MODE, LEVEL, FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> StreamingHttpResponse:
         params = self.cleaned(ComparisonForm(request.query_params))
         rows = readers.comparison(mode=params["mode"], level=params["level"], truth=may_see_truth(request.user))
-        return Response([_comparison_row(row) for row in rows])
+        return self.rows_response(_comparison_row(row) for row in rows)
 
 
 class ComparisonClassesView(MetricsView):
@@ -149,10 +166,12 @@ class ComparisonClassesView(MetricsView):
         parameters=[MODE, LEVEL, FORMAT],
         responses={200: ROWS, 403: TRUTH_403},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> StreamingHttpResponse:
         params = self.cleaned(ComparisonForm(request.query_params))
         rows = readers.comparison(mode=params["mode"], level=params["level"], truth=True)
-        return Response([{"classifierid": row["classifierid"], **entry} for row in rows for entry in row["per_class"]])
+        return self.rows_response(
+            {"classifierid": row["classifierid"], **entry} for row in rows for entry in row["per_class"]
+        )
 
 
 class DelaysView(MetricsView):
@@ -164,17 +183,15 @@ class DelaysView(MetricsView):
         parameters=[START, END, FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request, classifierid: int) -> Response:
+    def get(self, request: Request, classifierid: int) -> StreamingHttpResponse:
         self.classifier(classifierid)
         params = self.cleaned(MetricsForm(request.query_params, truth=False))
         hist = readers.delay_histograms(classifierid=classifierid, start=params["start"], end=params["end"])
         edges = hist["edges"]
-        return Response(
-            [
-                {"kind": kind, "low_s": edges[i], "high_s": edges[i + 1], "messages": n}
-                for kind, counts in hist["counts"].items()
-                for i, n in enumerate(counts)
-            ]
+        return self.rows_response(
+            {"kind": kind, "low_s": edges[i], "high_s": edges[i + 1], "messages": n}
+            for kind, counts in hist["counts"].items()
+            for i, n in enumerate(counts)
         )
 
 
@@ -192,10 +209,10 @@ class CompletenessView(MetricsView):
         parameters=[AXIS, PERIOD, MJD_MIN, MJD_MAX, START, END, FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request, classifierid: int) -> Response:
+    def get(self, request: Request, classifierid: int) -> StreamingHttpResponse:
         self.classifier(classifierid)
         params = self.cleaned(MetricsForm(request.query_params, truth=False))
-        return Response(readers.completeness_on_axis(classifierid=classifierid, params=params))
+        return self.rows_response(readers.completeness_on_axis(classifierid=classifierid, params=params))
 
 
 class ConfusionView(MetricsView):
@@ -208,13 +225,13 @@ class ConfusionView(MetricsView):
         parameters=[MODE, LEVEL, FORMAT],
         responses={200: ROWS, 403: TRUTH_403},
     )
-    def get(self, request: Request, classifierid: int) -> Response:
+    def get(self, request: Request, classifierid: int) -> StreamingHttpResponse:
         taxonomy = self.classifier(classifierid)["evaluatedtaxonomy"]
         params = self.cleaned(MetricsForm(request.query_params, levels=readers.levels_of(taxonomy)))
         cells = readers.confusion(
             classifierid=classifierid, mode=params["mode"], level=params["level"], taxonomy=taxonomy
         )
-        return Response([{"trueclassid": t, "predclassid": p, "objects": n} for t, p, n in cells])
+        return self.rows_response({"trueclassid": t, "predclassid": p, "objects": n} for t, p, n in cells)
 
 
 class TrueProbabilityView(MetricsView):
@@ -227,20 +244,26 @@ class TrueProbabilityView(MetricsView):
         parameters=[FORMAT],
         responses={200: ROWS, 403: TRUTH_403},
     )
-    def get(self, request: Request, classifierid: int) -> Response:
+    def get(self, request: Request, classifierid: int) -> StreamingHttpResponse:
         self.classifier(classifierid)
         result = readers.true_class_probability(classifierid=classifierid)
-        return Response([{"trueclass": key, **entry} for key, entries in result.items() for entry in entries])
+        return self.rows_response({"trueclass": key, **entry} for key, entries in result.items() for entry in entries)
 
 
 class ObjectRowsView(MetricsView):
     """Base of an object's rows as the object page shows them (one query of
-    `elasticc.read.selectors`, already flat)."""
+    `elasticc.read.selectors`, already flat, read through a server-side
+    cursor as the response streams: an object's classifications grow with
+    its alerts, classifiers and classes)."""
 
-    def object_rows(self, diaobjectid: int, rows: list[dict]) -> Response:
-        if not rows and not DiaObject.objects.filter(pk=diaobjectid).exists():
-            raise NotFound("no such object")
-        return Response(rows)
+    def object_rows(self, diaobjectid: int, rows: Generator[dict, None, None]) -> StreamingHttpResponse:
+        first = next(rows, None)
+        if first is None:
+            rows.close()  # the cursor, before answering
+            if not DiaObject.objects.filter(pk=diaobjectid).exists():
+                raise NotFound("no such object")
+            return self.rows_response([])
+        return self.rows_response(chain([first], rows))
 
 
 class ObjectAlertsView(ObjectRowsView):
@@ -254,8 +277,8 @@ class ObjectAlertsView(ObjectRowsView):
         parameters=[FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request, diaobjectid: int) -> Response:
-        return self.object_rows(diaobjectid, selectors.object_alerts(diaobjectid=diaobjectid))
+    def get(self, request: Request, diaobjectid: int) -> StreamingHttpResponse:
+        return self.object_rows(diaobjectid, selectors.iter_object_alerts(diaobjectid=diaobjectid))
 
 
 class ObjectClassificationsView(ObjectRowsView):
@@ -270,8 +293,8 @@ class ObjectClassificationsView(ObjectRowsView):
         parameters=[FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request, diaobjectid: int) -> Response:
-        return self.object_rows(diaobjectid, selectors.object_classifications(diaobjectid=diaobjectid))
+    def get(self, request: Request, diaobjectid: int) -> StreamingHttpResponse:
+        return self.object_rows(diaobjectid, selectors.iter_object_classifications(diaobjectid=diaobjectid))
 
 
 class StreamNightsView(MetricsView):
@@ -286,17 +309,17 @@ class StreamNightsView(MetricsView):
         parameters=[FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> StreamingHttpResponse:
         nights = readers.stream_nights()
-        rows = [
+        alerts = (
             {"night": r["night"], "classifierid": None, "alerts_sent": r["alerts_sent"], "messages": None}
             for r in nights["alerts"]
-        ]
-        rows += [
+        )
+        messages = (
             {"night": r["night"], "classifierid": r["classifierid"], "alerts_sent": None, "messages": r["messages"]}
             for r in nights["messages"]
-        ]
-        return Response(rows)
+        )
+        return self.rows_response(chain(alerts, messages))
 
 
 class StreamLagView(MetricsView):
@@ -311,5 +334,5 @@ class StreamLagView(MetricsView):
         parameters=[FORMAT],
         responses={200: ROWS},
     )
-    def get(self, request: Request) -> Response:
-        return Response([readers.stream_lag(timezone.now())])
+    def get(self, request: Request) -> StreamingHttpResponse:
+        return self.rows_response([readers.stream_lag(timezone.now())])

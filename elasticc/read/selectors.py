@@ -8,6 +8,8 @@ page in one query. Counting lives in `elasticc.read.counts`, sky geometry in
 `elasticc.read.sky`.
 """
 
+from collections.abc import Generator
+
 from django.db import connection
 
 from elasticc.models import BrokerClassifier, BrokerMessage, ClassId, ClassIdOfGentype, GentypeOfClassId
@@ -20,6 +22,18 @@ def _rows(sql: str, params: list) -> list[dict]:
         cursor.execute(sql, params)
         names = [col.name for col in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _iter_rows(sql: str, params: list, batch: int = 2000) -> Generator[dict, None, None]:
+    """The rows of `sql` a batch at a time through a server-side cursor (Django's
+    `chunked_cursor`), for a download streamed in bounded memory. The cursor
+    closes when the iterator is exhausted or closed."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [col.name for col in cursor.description]
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield dict(zip(names, row, strict=True))
 
 
 def classifiers() -> list[dict]:
@@ -120,29 +134,42 @@ def object_light_curve(*, diaobjectid: int) -> dict[str, list[dict]]:
     }
 
 
+OBJECT_ALERTS_SQL = (
+    "SELECT a.alertid, a.diasourceid, s.midpointtai, s.filtername, a.alertsenttimestamp "
+    "FROM elasticc_diaalert a JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
+    "WHERE a.diaobjectid = %s ORDER BY s.midpointtai, a.alertid"
+)
+OBJECT_CLASSIFICATIONS_SQL = (
+    "SELECT bc.classifierid, m.brokermessageid, m.alertid, s.midpointtai, m.descingesttimestamp, "
+    "bc.classid, bc.probability "
+    "FROM elasticc_diaalert a "
+    "JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
+    "JOIN elasticc_brokermessage m ON m.alertid = a.alertid "
+    "JOIN elasticc_brokerclassification bc ON bc.brokermessageid = m.brokermessageid "
+    "WHERE a.diaobjectid = %s ORDER BY bc.classifierid, s.midpointtai, m.brokermessageid, bc.classid"
+)
+
+
 def object_alerts(*, diaobjectid: int) -> list[dict]:
     """The alerts of one object with their sources' times and sent times."""
-    return _rows(
-        "SELECT a.alertid, a.diasourceid, s.midpointtai, s.filtername, a.alertsenttimestamp "
-        "FROM elasticc_diaalert a JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
-        "WHERE a.diaobjectid = %s ORDER BY s.midpointtai, a.alertid",
-        [diaobjectid],
-    )
+    return _rows(OBJECT_ALERTS_SQL, [diaobjectid])
+
+
+def iter_object_alerts(*, diaobjectid: int) -> Generator[dict, None, None]:
+    """`object_alerts` through a server-side cursor (its download)."""
+    return _iter_rows(OBJECT_ALERTS_SQL, [diaobjectid])
 
 
 def object_classifications(*, diaobjectid: int) -> list[dict]:
     """Every classification of every alert of one object (alert index, then
     the message and classification indexes)."""
-    return _rows(
-        "SELECT bc.classifierid, m.brokermessageid, m.alertid, s.midpointtai, m.descingesttimestamp, "
-        "bc.classid, bc.probability "
-        "FROM elasticc_diaalert a "
-        "JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "
-        "JOIN elasticc_brokermessage m ON m.alertid = a.alertid "
-        "JOIN elasticc_brokerclassification bc ON bc.brokermessageid = m.brokermessageid "
-        "WHERE a.diaobjectid = %s ORDER BY bc.classifierid, s.midpointtai, m.brokermessageid, bc.classid",
-        [diaobjectid],
-    )
+    return _rows(OBJECT_CLASSIFICATIONS_SQL, [diaobjectid])
+
+
+def iter_object_classifications(*, diaobjectid: int) -> Generator[dict, None, None]:
+    """`object_classifications` through a server-side cursor (its download:
+    an object's classifications grow with its alerts and classifiers)."""
+    return _iter_rows(OBJECT_CLASSIFICATIONS_SQL, [diaobjectid])
 
 
 def object_truth(*, diaobjectid: int) -> dict | None:

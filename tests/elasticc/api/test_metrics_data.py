@@ -3,10 +3,10 @@ as the pages, in JSON and CSV; truth-derived ones 403 JSON for non-admins."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pytest
+
+from tests.builders import add_objects
+from tests.elasticc.downloads import body, csv_rows, json_body
 
 TRUTH_ENDPOINTS = ["comparison/classes/", "{A}/confusion/", "{A}/trueprob/"]
 
@@ -14,13 +14,14 @@ TRUTH_ENDPOINTS = ["comparison/classes/", "{A}/confusion/", "{A}/trueprob/"]
 def _csv(response) -> list[dict]:
     assert response["Content-Type"].startswith("text/csv")
     assert response["Content-Disposition"].startswith("attachment;")
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.streaming
+    return csv_rows(response)
 
 
 @pytest.mark.django_db
 def test_comparison_json_and_csv_match_the_page(client_for, admin_user, fixture_ids):
     client = client_for(admin_user)
-    rows = client.get("/elasticc/metricsdata/comparison/?mode=latest&level=exact").json()
+    rows = json_body(client.get("/elasticc/metricsdata/comparison/?mode=latest&level=exact"))
     a = {r["classifierid"]: r for r in rows}[fixture_ids["A"]]
     assert a["accuracy"] == pytest.approx(2 / 3)
     assert a["macro_f1"] == pytest.approx(0.5)
@@ -30,7 +31,7 @@ def test_comparison_json_and_csv_match_the_page(client_for, admin_user, fixture_
     row = {int(r["classifierid"]): r for r in table}[fixture_ids["A"]]
     assert float(row["accuracy"]) == pytest.approx(2 / 3)
     assert float(row["completeness"]) == pytest.approx(6 / 7)
-    classes = client.get("/elasticc/metricsdata/comparison/classes/?level=exact").json()
+    classes = json_body(client.get("/elasticc/metricsdata/comparison/classes/?level=exact"))
     of_a = {r["classid"]: r for r in classes if r["classifierid"] == fixture_ids["A"]}
     assert (of_a[113]["purity"], of_a[113]["completeness"], of_a[113]["f1"]) == (0.0, None, 0.0)
 
@@ -39,15 +40,15 @@ def test_comparison_json_and_csv_match_the_page(client_for, admin_user, fixture_
 def test_chart_endpoints(client_for, admin_user, fixture_ids):
     client = client_for(admin_user)
     a = fixture_ids["A"]
-    delays = client.get(f"/elasticc/metricsdata/{a}/delays/").json()
+    delays = json_body(client.get(f"/elasticc/metricsdata/{a}/delays/"))
     broker = [r for r in delays if r["kind"] == "broker"]
     assert [r["messages"] for r in broker] == [0, 0, 0, 0, 0, 0, 0, 6]
     assert broker[-1]["low_s"] == pytest.approx(10.0)
     assert len(_csv(client.get(f"/elasticc/metricsdata/{a}/delays/?format=csv"))) == 24
     # Completeness: by simulated night unless asked for the send day.
-    completeness = client.get(f"/elasticc/metricsdata/{a}/completeness/").json()
+    completeness = json_body(client.get(f"/elasticc/metricsdata/{a}/completeness/"))
     assert [(r["night"], r["sent"], r["classified"]) for r in completeness] == [(60000, 4, 4), (60002, 3, 2)]
-    confusion = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact").json()
+    confusion = json_body(client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact"))
     assert confusion == [
         {"trueclassid": 111, "predclassid": 111, "objects": 1},
         {"trueclassid": 112, "predclassid": 113, "objects": 1},
@@ -68,10 +69,56 @@ def test_truth_endpoints_are_403_json_for_others(client_for, plain_user, broker_
             response = client.get(f"/elasticc/metricsdata/{path.format(A=fixture_ids['A'])}{fmt}")
             assert response.status_code == 403
             assert response["Content-Type"].startswith("application/json")
-            assert "elasticc_admin" in response.json()["error"]
-        rows = client.get("/elasticc/metricsdata/comparison/").json()
+            assert "elasticc_admin" in json_body(response)["error"]
+        rows = json_body(client.get("/elasticc/metricsdata/comparison/"))
         assert not {"accuracy", "macro_f1", "objects"} & set(rows[0])
         assert client.get(f"/elasticc/metricsdata/{fixture_ids['A']}/delays/").status_code == 200
+
+
+DOWNLOADS = [
+    "comparison/?mode=best&level=broad",
+    "comparison/classes/?level=category",
+    "{A}/delays/?",
+    "{A}/completeness/?period=week",
+    "{A}/confusion/?level=exact",
+    "{A}/trueprob/?",
+    "object/1001/alerts/?",
+    "object/1001/classifications/?",
+    "stream/nights/?",
+    "stream/lag/?",
+]
+
+
+@pytest.mark.django_db
+def test_every_download_streams(client_for, admin_user, fixture_ids):
+    """Every data link streams, in both formats, the same table."""
+    client = client_for(admin_user)
+    for path in DOWNLOADS:
+        url = f"/elasticc/metricsdata/{path.format(A=fixture_ids['A'])}"
+        url += "" if url.endswith("?") else "&"
+        as_json = client.get(f"{url}format=json")
+        as_csv = client.get(f"{url}format=csv")
+        for response in (as_json, as_csv):
+            assert response.status_code == 200, url
+            assert response.streaming, url
+        assert as_json["Content-Type"] == "application/json"
+        assert as_csv["Content-Type"] == "text/csv; charset=utf-8"
+        rows = json_body(as_json)
+        assert rows, url
+        table = csv_rows(as_csv)
+        assert [list(row) for row in table] == [list(row) for row in rows], url
+
+
+@pytest.mark.django_db
+def test_an_object_without_rows_is_an_empty_download_or_404(client_for, plain_user, fixture_ids):
+    client = client_for(plain_user)
+    add_objects([(4242, 1.0, 2.0)])
+    assert body(client.get("/elasticc/metricsdata/object/4242/classifications/")) == b"[]"
+    assert body(client.get("/elasticc/metricsdata/object/4242/classifications/?format=csv")) == b""
+    missing = client.get("/elasticc/metricsdata/object/4243/classifications/?format=csv")
+    assert missing.status_code == 404
+    assert not missing.streaming
+    assert json_body(missing)["error"] == "no such object"
 
 
 @pytest.mark.django_db
@@ -93,11 +140,11 @@ def test_metrics_endpoints_are_in_the_openapi_schema(client_for, plain_user):
 def test_completeness_axes_and_windows(client_for, plain_user, fixture_ids):
     client = client_for(plain_user)
     url = f"/elasticc/metricsdata/{fixture_ids['A']}/completeness/"
-    night = client.get(f"{url}?axis=night&mjd_min=60001&mjd_max=60002.7").json()
+    night = json_body(client.get(f"{url}?axis=night&mjd_min=60001&mjd_max=60002.7"))
     assert night == [{"night": 60002, "sent": 3, "classified": 2, "fraction": pytest.approx(2 / 3)}]
-    weeks = client.get(f"{url}?period=week").json()
+    weeks = json_body(client.get(f"{url}?period=week"))
     assert [(r["night"], r["sent"], r["classified"]) for r in weeks] == [(59995, 4, 4), (60002, 3, 2)]
-    sent = client.get(f"{url}?axis=sent&start=2026-01-02").json()
+    sent = json_body(client.get(f"{url}?axis=sent&start=2026-01-02"))
     assert sent == [{"start": "2026-01-02", "sent": 3, "classified": 2, "fraction": pytest.approx(2 / 3)}]
     table = _csv(client.get(f"{url}?format=csv"))
     assert [(r["night"], r["sent"], r["classified"]) for r in table] == [("60000", "4", "4"), ("60002", "3", "2")]
@@ -105,34 +152,34 @@ def test_completeness_axes_and_windows(client_for, plain_user, fixture_ids):
         response = client.get(f"{url}?{bad}")
         assert response.status_code == 400, bad
         assert response["Content-Type"].startswith("application/json")
-        assert response.json()["error"]
+        assert json_body(response)["error"]
 
 
 @pytest.mark.django_db
 def test_n_days_modes(client_for, admin_user, fixture_ids):
     client = client_for(admin_user)
     a = fixture_ids["A"]
-    confusion = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days1&level=exact").json()
+    confusion = json_body(client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days1&level=exact"))
     assert confusion == [
         {"trueclassid": 111, "predclassid": 112, "objects": 1},
         {"trueclassid": 112, "predclassid": 112, "objects": 1},
         {"trueclassid": 122, "predclassid": 122, "objects": 1},
     ]
-    rows = client.get("/elasticc/metricsdata/comparison/?mode=days1&level=exact").json()
+    rows = json_body(client.get("/elasticc/metricsdata/comparison/?mode=days1&level=exact"))
     row = {r["classifierid"]: r for r in rows}[a]
     assert (row["objects"], row["accuracy"]) == (3, pytest.approx(2 / 3))
     assert row["macro_f1"] == pytest.approx(5 / 9)
     classes = _csv(client.get("/elasticc/metricsdata/comparison/classes/?mode=days1&format=csv"))
     of_a = {r["classid"]: r for r in classes if int(r["classifierid"]) == a}
     assert (of_a["112"]["purity"], of_a["112"]["completeness"]) == ("0.5", "1.0")
-    days30 = client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days30&level=exact").json()
-    assert days30 == client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact").json()
+    days30 = json_body(client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=days30&level=exact"))
+    assert days30 == json_body(client.get(f"/elasticc/metricsdata/{a}/confusion/?mode=latest&level=exact"))
     for path in (f"{a}/confusion/", "comparison/", "comparison/classes/"):
         for mode in ("days2", "N=3", "DAYS1"):
             response = client.get(f"/elasticc/metricsdata/{path}?mode={mode}")
             assert response.status_code == 400, (path, mode)
             assert response["Content-Type"].startswith("application/json")
-            assert "mode" in response.json()["error"]
+            assert "mode" in json_body(response)["error"]
 
 
 @pytest.mark.django_db

@@ -4,13 +4,12 @@ alerts and classifications as CSV and JSON."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import pytest
 
 from elasticc.models import DiaObject, DiaObjectTruth
+from tests.elasticc.downloads import csv_rows, json_body
 
 
 @pytest.mark.django_db
@@ -62,12 +61,13 @@ def test_alerts_and_classifications_as_csv_and_json(client, plain_user, fixture_
         "/elasticc/brokermessage/?diaObjectId=1001",
     ):
         assert f'href="{url}"' in html, url
-    alerts = json.loads(client.get("/elasticc/metricsdata/object/1001/alerts/").content)
+    alerts = json_body(client.get("/elasticc/metricsdata/object/1001/alerts/"))
     page_alerts = client.get("/elasticc/object/1001/").context["alerts"]
     assert [a["alertid"] for a in alerts] == [a["alertid"] for a in page_alerts]
     response = client.get("/elasticc/metricsdata/object/1001/classifications/?format=csv")
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response.streaming
+    rows = csv_rows(response)
     assert len(rows) == 5
     assert set(rows[0]) >= {"classifierid", "alertid", "classid", "probability"}
     assert client.get("/elasticc/metricsdata/object/424242/alerts/").status_code == 404

@@ -4,12 +4,10 @@ metrics refresh keeps, checked against counts over the big tables."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 import pytest
 from django.db import connection
+
+from tests.elasticc.downloads import csv_rows, json_body
 
 
 def _rows(sql: str) -> list[tuple]:
@@ -54,7 +52,7 @@ def test_lag_from_the_aggregates(client, plain_user, fixture_ids):
     assert lag["last_alert_sent"] == last_sent
     assert lag["last_message_stored"] == last_ingest
     assert lag["alert_lag_s"] > 0
-    rows = json.loads(client.get("/elasticc/metricsdata/stream/lag/").content)
+    rows = json_body(client.get("/elasticc/metricsdata/stream/lag/"))
     assert len(rows) == 1
     assert rows[0]["alert_lag_s"] > 0
 
@@ -62,12 +60,11 @@ def test_lag_from_the_aggregates(client, plain_user, fixture_ids):
 @pytest.mark.django_db
 def test_nights_endpoint_csv_and_json(client, plain_user, fixture_ids):
     client.force_login(plain_user)
-    rows = json.loads(client.get("/elasticc/metricsdata/stream/nights/").content)
+    rows = json_body(client.get("/elasticc/metricsdata/stream/nights/"))
     page = client.get("/elasticc/stream/").context["charts"]
     assert sum(r["alerts_sent"] or 0 for r in rows) == sum(r["alerts_sent"] for r in page["alerts"])
     assert sum(r["messages"] or 0 for r in rows) == sum(r["messages"] for r in page["messages"])
-    response = client.get("/elasticc/metricsdata/stream/nights/?format=csv")
-    table = list(csv.DictReader(io.StringIO(response.content.decode())))
+    table = csv_rows(client.get("/elasticc/metricsdata/stream/nights/?format=csv"))
     assert len(table) == len(rows)
     assert set(table[0]) == {"night", "classifierid", "alerts_sent", "messages"}
 
