@@ -1,47 +1,82 @@
 """Benchmark: server time of the ELAsTiCC pages vs the naive queries they replace.
 
     .venv/bin/python bench/pages.py [--objects 20000] [--sources 25] [--forced 500]
-                                    [--classifiers 4] [--classes 5] [--db bench_pages] [--keep]
+                                    [--classifiers 4] [--elasticc2 2] [--classes 5]
+                                    [--repeat 5] [--walk 100] [--db bench_pages] [--keep] [--reuse]
 
 1. Fills a fresh database (default `bench_pages`, created and migrated; its
    ELAsTiCC rows are emptied first, so never point it at production) with
    synthetic data, set-based in SQL: objects with truth, `--sources` detections
    (= sent alerts) and `--forced` forced sources per object, and one message per
-   (classifier, alert) with `--classes` classifications each. The defaults give
-   10^7 forced sources and 10^7 classifications.
+   (classifier, alert) with `--classes` classifications each. The last
+   `--elasticc2` classifiers answer in ELAsTiCC2 (4-digit classIds, evaluated
+   in that taxonomy, which has the `general` level), the others in ELAsTiCC.
+   The defaults give 10^7 forced sources and 10^7 classifications.
 2. Times `refresh_metrics(full=True)` (the one-off rebuild), then an
    incremental refresh after 1,000 new messages (what the alert cycle pays).
 3. Times the pages in-process with Django's test client, logged in as an
-   elasticc_admin (median of `--repeat` requests): summary, classifier list,
+   elasticc_admin (server time, median of `--repeat` requests): summary,
+   the comparison table (`/elasticc/metrics/`) at every level and mode, the
+   A-vs-B view for a pair of each taxonomy at each of its levels and modes,
    a classifier's metrics page (two settings) and an object page.
-4. Times, in the same run, the naive queries the original pages ran: COUNT(*)
-   of each table and GROUP BY per classifier for the summary; the confusion
-   matrix, delay histograms and completeness computed from the raw tables for
-   one classifier.
+4. Drill-down, at depth: the object browser (`/elasticc/objects/`) over all of
+   one classifier's objects, its largest exact and broad confusion cells,
+   and the JSON list of one classifier's broker messages
+   (`/elasticc/brokermessage/?classifierId=`), each followed page by page
+   through its keyset `next` link (the browser's `after`), and the last
+   pages of the message list through the cursor its `next` would carry.
+   Compared, at the same depth, with the same query paged by OFFSET.
+5. Downloads: every CSV and JSON data link of the pages
+   (`/elasticc/metricsdata/...`): whether the response streams, time to
+   first byte and total, bytes, and the peak of Python allocations during
+   the request (tracemalloc, a separate pass).
+6. Times, in the same run, the naive queries the original pages ran: COUNT(*)
+   of each table and GROUP BY per classifier for the summary; the comparison
+   table (confusion of every classifier, completeness, delay median / p95)
+   computed from the raw tables for each mode; the confusion matrix, delay
+   histograms and completeness computed from the raw tables for one
+   classifier.
 
-Targets: summary < 200 ms, classifier page < 1 s.
+Targets (issue 13): summary < 200 ms, comparison page < 300 ms (every level
+and mode, and the A-vs-B view), classifier page < 300 ms, drill-down
+< 100 ms at any depth, every download streams.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import os
+import re
 import statistics
 import sys
 import time
+import tracemalloc
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench_db import setup_django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CLASSES = (111, 112, 113, 114, 115, 121, 122, 131, 132, 221)
+# The same classes in ELAsTiCC2 (same gentypes), for the classifiers evaluated in it.
+CLASSES2 = (2222, 2223, 2224, 2225, 2226, 2232, 2233, 2242, 2243, 2332)
 GENTYPES = (10, 20, 30, 12, 11, 50, 82, 40, 42, 60)
+LEVELS = ("exact", "category", "general", "broad")
+MODES = ("latest", "best")
+PAGE = 100  # rows per page of the object browser and of the REST lists
+
+TARGET_SUMMARY = 0.2
+TARGET_COMPARISON = 0.3
+TARGET_CLASSIFIER = 0.3
+TARGET_DRILLDOWN = 0.1
 
 
 def timed(label: str, func, *args, **kwargs):
     start = time.perf_counter()
     result = func(*args, **kwargs)
     elapsed = time.perf_counter() - start
-    print(f"  {label:<58} {elapsed * 1000:10.1f} ms", flush=True)
+    print(f"  {label:<66} {elapsed * 1000:10.1f} ms", flush=True)
     return result, elapsed
 
 
@@ -53,8 +88,27 @@ def execute(sql: str, params=None) -> list:
         return cursor.fetchall() if cursor.description else []
 
 
+def walk_stats(times: list[float]) -> str:
+    """Median, 95th percentile and slowest of the single requests of a walk."""
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    return (
+        f"median {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
+        f"slowest {ordered[-1] * 1000:.1f} ms"
+    )
+
+
+def median_time(func, repeat: int, *args) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func(*args)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def fill(args) -> dict:
-    """Synthetic data, set-based; returns the classifier ids."""
+    """Synthetic data, set-based; returns the classifier ids and their taxonomies."""
     n, s, f = args.objects, args.sources, args.forced
     execute(
         "TRUNCATE elasticc_brokerclassification, elasticc_brokermessage, elasticc_brokerclassifier, "
@@ -62,7 +116,6 @@ def fill(args) -> dict:
         "elasticc_diasource, elasticc_diaobject CASCADE"
     )
     gentypes = "ARRAY[" + ",".join(map(str, GENTYPES)) + "]"
-    classes = "ARRAY[" + ",".join(map(str, CLASSES[: args.classes])) + "]"
     print(
         f"filling: {n:,} objects, {n * s:,} sources/alerts, {n * f:,} forced sources, "
         f"{n * s * args.classifiers:,} messages, {n * s * args.classifiers * args.classes:,} classifications"
@@ -107,17 +160,20 @@ def fill(args) -> dict:
         "FROM generate_series(1, %s) i, generate_series(0, %s) k",
         [n, f - 1],
     )
-    classifier_ids = []
+    classifiers = []
     for c in range(args.classifiers):
+        taxonomy = "elasticc2" if c >= args.classifiers - args.elasticc2 else "elasticc"
         rows = execute(
-            "INSERT INTO elasticc_brokerclassifier (brokername, brokerversion, classifiername, classifierparams) "
-            "VALUES ('BenchBroker', '1', %s, 'default') RETURNING classifierid",
-            [f"clf{c}"],
+            "INSERT INTO elasticc_brokerclassifier (brokername, brokerversion, classifiername, classifierparams, "
+            "defaulttaxonomy) VALUES ('BenchBroker', '1', %s, 'default', %s) RETURNING classifierid",
+            [f"clf{c}", taxonomy],
         )
-        classifier_ids.append(rows[0][0])
-    for c, classifierid in enumerate(classifier_ids):
+        classifiers.append((rows[0][0], taxonomy))
+    for c, (classifierid, taxonomy) in enumerate(classifiers):
+        pool = CLASSES2 if taxonomy == "elasticc2" else CLASSES
+        classes = "ARRAY[" + ",".join(map(str, pool[: args.classes])) + "]"
         timed(
-            f"messages + classifications, classifier {classifierid}",
+            f"messages + classifications, classifier {classifierid} ({taxonomy})",
             execute,
             f"""
             WITH m AS (
@@ -136,7 +192,7 @@ def fill(args) -> dict:
             {"c": c, "cid": classifierid},
         )
     timed("ANALYZE", execute, "ANALYZE")
-    return {"classifiers": classifier_ids}
+    return {"classifiers": classifiers}
 
 
 def add_messages(classifierid: int, count: int) -> None:
@@ -186,7 +242,7 @@ NAIVE_CLASSIFIER = [
         )
         SELECT g.classid, lat.classid, count(*) FROM lat
         JOIN elasticc_diaobjecttruth ot USING (diaobjectid)
-        JOIN elasticc_gentypeofclassid g ON g.gentype = ot.gentype GROUP BY 1, 2
+        JOIN elasticc_gentypeofclassid g ON g.gentype = ot.gentype AND g.taxonomy = %(taxonomy)s GROUP BY 1, 2
         """,
     ),
     (
@@ -214,16 +270,287 @@ NAIVE_CLASSIFIER = [
     ),
 ]
 
+# The comparison table from the raw tables, every classifier at once: each
+# message's top class in the classifier's taxonomy, each object's latest (by
+# alert sent time) or best (by top probability) of those against its true
+# class; alerts answered; the total delay's median and 95th percentile.
+NAIVE_CONFUSION = """
+WITH top AS (
+    SELECT DISTINCT ON (c.classifierid, c.brokermessageid) c.classifierid, c.brokermessageid, c.classid,
+           c.probability
+    FROM elasticc_brokerclassification c
+    JOIN elasticc_brokerclassifier k ON k.classifierid = c.classifierid
+    JOIN elasticc_classid t ON t.taxonomy = k.evaluatedtaxonomy AND t.classid = c.classid
+    {where}
+    ORDER BY c.classifierid, c.brokermessageid, c.probability DESC, c.classid
+), pred AS (
+    SELECT DISTINCT ON (t.classifierid, a.diaobjectid) t.classifierid, a.diaobjectid, t.classid
+    FROM top t JOIN elasticc_brokermessage m ON m.brokermessageid = t.brokermessageid
+    JOIN elasticc_diaalert a ON a.alertid = m.alertid
+    ORDER BY t.classifierid, a.diaobjectid, {order}
+)
+SELECT p.classifierid, tc.classid, p.classid, count(*)
+FROM pred p
+JOIN elasticc_brokerclassifier k ON k.classifierid = p.classifierid
+JOIN elasticc_diaobjecttruth ot ON ot.diaobjectid = p.diaobjectid
+JOIN LATERAL (SELECT min(g.classid) AS classid FROM elasticc_gentypeofclassid g
+              WHERE g.gentype = ot.gentype AND g.taxonomy = k.evaluatedtaxonomy) tc ON tc.classid IS NOT NULL
+GROUP BY 1, 2, 3
+"""
+NAIVE_ORDER = {
+    "latest": "a.alertsenttimestamp DESC, m.brokermessageid DESC",
+    "best": "t.probability DESC, m.brokermessageid",
+}
+NAIVE_ANSWERED = """
+SELECT c.classifierid, count(DISTINCT m.alertid), count(DISTINCT m.brokermessageid),
+       (SELECT count(*) FROM elasticc_diaalert WHERE alertsenttimestamp IS NOT NULL)
+FROM elasticc_brokerclassification c JOIN elasticc_brokermessage m ON m.brokermessageid = c.brokermessageid
+GROUP BY 1
+"""
+# Per classifier: a DISTINCT over every (classifier, message) pair spills and,
+# in parallel, can run for an hour; a semi-join per classifier takes seconds.
+NAIVE_DELAYS = """
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM m.descingesttimestamp - a.alertsenttimestamp)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM m.descingesttimestamp - a.alertsenttimestamp))
+FROM elasticc_brokermessage m JOIN elasticc_diaalert a ON a.alertid = m.alertid
+WHERE EXISTS (SELECT 1 FROM elasticc_brokerclassification c
+              WHERE c.brokermessageid = m.brokermessageid AND c.classifierid = %s)
+"""
+
+
+def naive_comparison(mode: str, classifiers: list[tuple[int, str]]) -> float:
+    """The comparison table of `mode` from the raw tables (every level from one
+    exact-level confusion, collapsed in Python as the page does); seconds."""
+    from elasticc.metrics import readers
+
+    start = time.perf_counter()
+    cells: dict[int, list] = {}
+    for cid, true, pred, n in execute(NAIVE_CONFUSION.format(where="", order=NAIVE_ORDER[mode])):
+        cells.setdefault(cid, []).append((true, pred, int(n)))
+    execute(NAIVE_ANSWERED)
+    for cid, _ in classifiers:
+        execute(NAIVE_DELAYS, [cid])
+    for cid, taxonomy in classifiers:
+        for level in readers.levels_of(taxonomy):
+            readers.scores(readers._collapse(cells.get(cid, []), level=level, taxonomy=taxonomy))
+    return time.perf_counter() - start
+
+
+def naive_pair(mode: str, a: int, b: int) -> float:
+    """The A-vs-B view's two confusion matrices from the raw tables; seconds."""
+    start = time.perf_counter()
+    execute(
+        NAIVE_CONFUSION.format(where="WHERE c.classifierid IN (%s, %s)", order=NAIVE_ORDER[mode]),
+        [a, b],
+    )
+    return time.perf_counter() - start
+
 
 def page_time(client, url: str, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
+    def get():
         response = client.get(url)
-        times.append(time.perf_counter() - start)
         if response.status_code != 200:
             raise SystemExit(f"{url}: HTTP {response.status_code}")
-    return statistics.median(times)
+
+    get()  # warm caches (templates, connection)
+    return median_time(get, repeat)
+
+
+# --- drill-down ------------------------------------------------------------------------------
+
+
+NEXT_LINK = re.compile(r'href="\?([^"]*)" id="objects-next"')
+
+
+def walk_browser(client, query: str, max_pages: int) -> list[tuple[int, float, int | None]]:
+    """Follow the object browser's `next` link from its first page:
+    [(page number, server seconds, `after` cursor of that page)]."""
+    from django.http import QueryDict
+
+    visited = []
+    after = None
+    for number in range(1, max_pages + 1):
+        url = f"/elasticc/objects/?{query}" + (f"&after={after}" if after is not None else "")
+        start = time.perf_counter()
+        response = client.get(url)
+        elapsed = time.perf_counter() - start
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        visited.append((number, elapsed, after))
+        found = NEXT_LINK.search(response.content.decode())
+        if not found:
+            break
+        after = int(QueryDict(html.unescape(found.group(1)))["after"])
+    return visited
+
+
+BROWSE_SQL = (
+    "SELECT diaobjectid, {pred}, {prob}, trueclassid, firstdet, lastdet, ndet FROM elasticc_metricsobject "
+    "WHERE classifierid = %s {cell} {after} ORDER BY diaobjectid {offset} LIMIT %s"
+)
+
+
+def browse_sql(cell: tuple[list[int], list[int]] | None, *, keyset: bool, offset: bool) -> tuple[str, list]:
+    """The object browser's query (mode latest) over one classifier's objects or one
+    confusion cell (true members, predicted members), paged by keyset or OFFSET."""
+    sql = BROWSE_SQL.format(
+        pred="latest_classid",
+        prob="latest_prob",
+        cell="" if cell is None else "AND latest_classid = ANY(%s) AND trueclassid = ANY(%s)",
+        after="AND diaobjectid > %s" if keyset else "",
+        offset="OFFSET %s" if offset else "",
+    )
+    return sql, [] if cell is None else [cell[1], cell[0]]
+
+
+def drilldown_browser(client, label: str, cid: int, query: str, cell, repeat: int) -> dict:
+    """Walk one object-browser list; re-time page 1, 100 and the last page
+    (median of `repeat`) and compare each with the OFFSET query at its depth."""
+    walk = walk_browser(client, query, max_pages=100_000)
+    pages = {1: walk[0]}
+    if len(walk) >= 100:
+        pages[100] = walk[99]
+    pages[len(walk)] = walk[-1]
+    result = {"label": label, "walk": walk_stats([t for _, t, _ in walk]), "depths": []}
+    print(f"  {label}: {len(walk)} pages walked through `next` (one request each): {result['walk']}")
+    for number, (_, _, after) in sorted(pages.items()):
+        url = f"/elasticc/objects/?{query}" + (f"&after={after}" if after is not None else "")
+        server = page_time(client, url, repeat)
+        sql, params = browse_sql(cell, keyset=after is not None, offset=False)
+        keyset_params = [cid, *params, *([after] if after is not None else []), PAGE + 1]
+        keyset = median_time(execute, repeat, sql, keyset_params)
+        sql, params = browse_sql(cell, keyset=False, offset=True)
+        offset_params = [cid, *params, (number - 1) * PAGE, PAGE + 1]
+        offset = median_time(execute, repeat, sql, offset_params)
+        result["depths"].append((number, server, keyset, offset))
+        print(
+            f"    page {number:>6}: page {server * 1000:7.1f} ms | query: keyset {keyset * 1000:6.2f} ms, "
+            f"OFFSET {(number - 1) * PAGE:,} {offset * 1000:7.2f} ms (x{offset / keyset:.1f})"
+        )
+    return result
+
+
+def drilldown_messages(client, cid: int, repeat: int, walk_pages: int) -> dict:
+    """The JSON list of one classifier's broker messages: follow `next` for
+    `walk_pages` pages, then the last page through the cursor its `next`
+    carries; compare with `offset=` (the API's, up to 10,000) and SQL OFFSET."""
+    base = f"/elasticc/brokermessage/?classifierId={cid}"
+    url = base
+    walk = []
+    urls = {}
+    for number in range(1, walk_pages + 1):
+        start = time.perf_counter()
+        response = client.get(url)
+        walk.append(time.perf_counter() - start)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: HTTP {response.status_code}")
+        urls[number] = url
+        body = response.json()
+        if not body["next"]:
+            break
+        parts = urlsplit(body["next"])
+        url = f"{parts.path}?{parts.query}"
+    ids = "SELECT DISTINCT brokermessageid FROM elasticc_brokerclassification WHERE classifierid = %s"
+    total = execute(f"SELECT count(*) FROM ({ids}) x", [cid])[0][0]
+    last_number = (total + PAGE - 1) // PAGE
+    if last_number > len(walk):
+        # The cursor the `next` link of the page before the last one carries.
+        cursor = execute(f"{ids} ORDER BY 1 DESC OFFSET %s LIMIT 1", [cid, total - (last_number - 1) * PAGE])
+        urls[last_number] = f"{base}&after={cursor[0][0]}"
+        last = client.get(urls[last_number]).json()
+        if last["next"] is not None or len(last["results"]) != total - (last_number - 1) * PAGE:
+            raise SystemExit(f"{urls[last_number]} is not the last page")
+    print(
+        f"  messages of classifier {cid} (JSON, {total:,} rows, {last_number:,} pages): {len(walk)} pages walked "
+        f"through `next` (one request each): {walk_stats(walk)}"
+    )
+    result = {"label": f"JSON messages of classifier {cid}", "walk": walk_stats(walk), "depths": []}
+    offset_sql = (
+        "SELECT m.* FROM elasticc_brokermessage m WHERE m.brokermessageid IN "
+        "(SELECT brokermessageid FROM elasticc_brokerclassification WHERE classifierid = %s) "
+        "ORDER BY m.brokermessageid OFFSET %s LIMIT %s"
+    )
+    for number in sorted({1, min(100, len(walk)), last_number}):
+        server = page_time(client, urls[number], repeat)
+        offset = median_time(execute, repeat, offset_sql, [cid, (number - 1) * PAGE, PAGE + 1])
+        api_offset = None
+        if (number - 1) * PAGE <= 10_000:
+            api_offset = page_time(client, f"{base}&offset={(number - 1) * PAGE}", repeat)
+        result["depths"].append((number, server, None, offset))
+        shown = f"API offset= {api_offset * 1000:7.1f} ms" if api_offset is not None else "API offset= refused"
+        print(
+            f"    page {number:>6}: page {server * 1000:7.1f} ms | naive: {shown}, "
+            f"SQL OFFSET {(number - 1) * PAGE:,} {offset * 1000:7.1f} ms"
+        )
+    return result
+
+
+# --- downloads -------------------------------------------------------------------------------
+
+
+def download(client, url: str) -> dict:
+    """One download, consumed chunk by chunk as a WSGI server would send it."""
+    start = time.perf_counter()
+    response = client.get(url)
+    if response.status_code != 200:
+        raise SystemExit(f"{url}: HTTP {response.status_code}")
+    nbytes = 0
+    first = None
+    if response.streaming:
+        for chunk in response.streaming_content:
+            if first is None and chunk:
+                first = time.perf_counter() - start
+            nbytes += len(chunk)
+    else:
+        nbytes = len(response.content)
+    total = time.perf_counter() - start
+    return {
+        "streaming": response.streaming,
+        "ttfb": first if first is not None else total,
+        "total": total,
+        "bytes": nbytes,
+        "type": response["Content-Type"],
+    }
+
+
+def downloads(client, cid: int, obj: int, repeat: int) -> list[dict]:
+    endpoints = [
+        "/elasticc/metricsdata/comparison/?mode=latest&level=exact",
+        "/elasticc/metricsdata/comparison/classes/?mode=latest&level=exact",
+        f"/elasticc/metricsdata/{cid}/delays/?",
+        f"/elasticc/metricsdata/{cid}/completeness/?period=day",
+        f"/elasticc/metricsdata/{cid}/confusion/?mode=latest&level=exact",
+        f"/elasticc/metricsdata/{cid}/trueprob/?",
+        f"/elasticc/metricsdata/object/{obj}/alerts/?",
+        f"/elasticc/metricsdata/object/{obj}/classifications/?",
+        "/elasticc/metricsdata/stream/nights/?",
+        "/elasticc/metricsdata/stream/lag/?",
+    ]
+    rows = []
+    for endpoint in endpoints:
+        for fmt in ("csv", "json"):
+            url = f"{endpoint}{'' if endpoint.endswith('?') else '&'}format={fmt}"
+            download(client, url)  # warm
+            runs = [download(client, url) for _ in range(repeat)]
+            tracemalloc.start()
+            download(client, url)
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            row = {
+                "url": url,
+                "streaming": runs[0]["streaming"],
+                "ttfb": statistics.median(r["ttfb"] for r in runs),
+                "total": statistics.median(r["total"] for r in runs),
+                "bytes": runs[0]["bytes"],
+                "peak": peak,
+            }
+            rows.append(row)
+            print(
+                f"  {url:<72} {'stream' if row['streaming'] else 'WHOLE ':<6} TTFB {row['ttfb'] * 1000:6.1f} ms "
+                f"total {row['total'] * 1000:6.1f} ms {row['bytes']:>9,} B peak {peak / 1024:8.0f} KiB",
+                flush=True,
+            )
+    return rows
 
 
 def main() -> None:
@@ -232,24 +559,41 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=25, help="detections (= sent alerts) per object")
     parser.add_argument("--forced", type=int, default=500, help="forced sources per object")
     parser.add_argument("--classifiers", type=int, default=4)
+    parser.add_argument("--elasticc2", type=int, default=2, help="of the classifiers, how many answer in ELAsTiCC2")
     parser.add_argument("--classes", type=int, default=5, help="classifications per message (at most 10)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--walk", type=int, default=100, help="pages of the JSON message list followed by `next`")
     parser.add_argument("--db", default="bench_pages")
     parser.add_argument("--keep", action="store_true", help="keep the data (default: empty the tables at the end)")
+    parser.add_argument("--reuse", action="store_true", help="time the data a --keep run left (no fill, no refresh)")
     args = parser.parse_args()
+    if not 0 <= args.elasticc2 <= args.classifiers:
+        parser.error("--elasticc2 must be between 0 and --classifiers")
     setup_django(args.db)
 
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
+    from elasticc.metrics import readers
     from elasticc.metrics.refresh import refresh_metrics
 
-    ids = fill(args)["classifiers"]
-    print("aggregates:")
-    _, full_time = timed("refresh_metrics(full=True)", refresh_metrics, full=True)
-    add_messages(ids[0], 1000)
-    result, incr_time = timed("refresh_metrics() after 1,000 new messages", refresh_metrics)
-    assert result.messages == 1000, result
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    full_time = incr_time = None
+    if args.reuse:
+        classifiers = execute(
+            "SELECT classifierid, evaluatedtaxonomy FROM elasticc_brokerclassifier ORDER BY classifierid"
+        )
+        args.objects = execute("SELECT count(*) FROM elasticc_diaobject")[0][0]
+        print(f"reusing the data of a --keep run: {args.objects:,} objects, classifiers {classifiers}")
+    else:
+        classifiers = fill(args)["classifiers"]
+    ids = [cid for cid, _ in classifiers]
+    if not args.reuse:
+        print("aggregates:")
+        _, full_time = timed("refresh_metrics(full=True)", refresh_metrics, full=True)
+        add_messages(ids[0], 1000)
+        result, incr_time = timed("refresh_metrics() after 1,000 new messages", refresh_metrics)
+        assert result.messages == 1000, result
 
     user, _ = User.objects.get_or_create(username="bench_pages_admin")
     user.groups.add(Group.objects.get(name="elasticc_admin"))
@@ -260,34 +604,130 @@ def main() -> None:
     pages = {
         "summary": "/elasticc/summary/",
         "truth summary (admin)": "/elasticc/summary/truth/",
-        "classifier list": "/elasticc/metrics/",
         "classifier page (latest, exact)": f"/elasticc/metrics/{cid}/",
         "classifier page (best, category, by pred, weekly)": f"/elasticc/metrics/{cid}/?mode=best&level=category"
         "&norm=pred&period=week",
         "object page": f"/elasticc/object/{obj}/",
     }
+    for level in LEVELS:
+        for mode in MODES:
+            pages[f"comparison ({mode}, {level})"] = f"/elasticc/metrics/?mode={mode}&level={level}"
+    pairs = {}
+    for taxonomy in ("elasticc", "elasticc2"):
+        of_taxonomy = [c for c, t in classifiers if t == taxonomy]
+        if len(of_taxonomy) >= 2:
+            pairs[taxonomy] = (of_taxonomy[0], of_taxonomy[1])
+            for level in readers.levels_of(taxonomy):
+                for mode in MODES:
+                    pages[f"A vs B {taxonomy} ({mode}, {level})"] = (
+                        f"/elasticc/metrics/compare/?a={of_taxonomy[0]}&b={of_taxonomy[1]}&mode={mode}&level={level}"
+                    )
     print(f"pages (server time, median of {args.repeat}):")
     page_times = {}
     for label, url in pages.items():
-        client.get(url)  # warm caches (templates, connection)
         page_times[label] = page_time(client, url, args.repeat)
-        print(f"  {label:<58} {page_times[label] * 1000:10.1f} ms", flush=True)
+        print(f"  {label:<66} {page_times[label] * 1000:10.1f} ms", flush=True)
+
+    print(f"drill-down (server time; re-timed pages: median of {args.repeat}):")
+    taxonomy0 = dict(classifiers)[cid]
+    drills = [
+        drilldown_browser(
+            client,
+            f"object browser, classifier {cid}, all objects",
+            cid,
+            f"classifier={cid}&mode=latest&level=exact",
+            None,
+            args.repeat,
+        )
+    ]
+    for level in ("exact", "category", "broad"):
+        cells = readers.confusion(classifierid=cid, mode="latest", level=level, taxonomy=taxonomy0)
+        true, pred, n = max(cells, key=lambda cell: cell[2])
+        members = (
+            readers.classes_within(true, level, taxonomy=taxonomy0),
+            readers.classes_within(pred, level, taxonomy=taxonomy0),
+        )
+        drills.append(
+            drilldown_browser(
+                client,
+                f"confusion cell {level} {true} -> {pred} ({n:,} objects)",
+                cid,
+                f"classifier={cid}&mode=latest&level={level}&trueclass={true}&predclass={pred}",
+                members,
+                args.repeat,
+            )
+        )
+    drills.append(drilldown_messages(client, cid, args.repeat, args.walk))
+
+    print(f"downloads (median of {args.repeat}; peak: Python allocations during one request, tracemalloc):")
+    download_rows = downloads(client, cid, obj, args.repeat)
 
     print("naive queries the original pages ran (same run):")
     naive_summary = sum(timed(label, execute, sql)[1] for label, sql in NAIVE_SUMMARY)
-    naive_classifier = sum(timed(label, execute, sql, {"cid": cid})[1] for label, sql in NAIVE_CLASSIFIER)
+    naive_classifier = sum(
+        timed(label, execute, sql, {"cid": cid, "taxonomy": taxonomy0})[1] for label, sql in NAIVE_CLASSIFIER
+    )
+    naive_comparisons = {}
+    for mode in MODES:
+        _, naive_comparisons[mode] = timed(
+            f"comparison table ({mode}, every level) from raw tables", naive_comparison, mode, classifiers
+        )
+    naive_pairs = {}
+    for taxonomy, (a, b) in pairs.items():
+        _, naive_pairs[taxonomy] = timed(f"A vs B {taxonomy} (latest) from raw tables", naive_pair, "latest", a, b)
 
-    print("result:")
-    summary, classifier = page_times["summary"], page_times["classifier page (latest, exact)"]
-    print(
-        f"  summary page      {summary * 1000:8.1f} ms  (target < 200 ms; naive queries {naive_summary * 1000:,.0f} ms)"
+    load = os.getloadavg()
+    print(f"result (load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}):")
+    summary = page_times["summary"]
+    classifier = max(
+        page_times["classifier page (latest, exact)"], page_times["classifier page (best, category, by pred, weekly)"]
     )
+    comparison_labels = [label for label in page_times if label.startswith("comparison")]
+    pair_labels = [label for label in page_times if label.startswith("A vs B")]
+    comparison = max(page_times[label] for label in comparison_labels)
+    pair = max(page_times[label] for label in pair_labels) if pair_labels else 0.0
     print(
-        f"  classifier page   {classifier * 1000:8.1f} ms  (target < 1000 ms; naive queries "
-        f"{naive_classifier * 1000:,.0f} ms)"
+        f"  summary page        {summary * 1000:8.1f} ms  (target < 200 ms; naive queries "
+        f"{naive_summary * 1000:,.0f} ms, x{naive_summary / summary:,.0f})"
     )
-    print(f"  object page       {page_times['object page'] * 1000:8.1f} ms")
-    print(f"  full rebuild {full_time:.1f} s; incremental refresh of 1,000 messages {incr_time * 1000:.0f} ms")
+    for mode in MODES:
+        worst = max(page_times[label] for label in comparison_labels if f"({mode}," in label)
+        print(
+            f"  comparison {mode:<6}   {worst * 1000:8.1f} ms  (slowest level; target < 300 ms; naive "
+            f"{naive_comparisons[mode] * 1000:,.0f} ms, x{naive_comparisons[mode] / worst:,.0f})"
+        )
+    for taxonomy in pairs:
+        worst = max(page_times[label] for label in pair_labels if f" {taxonomy} " in label)
+        print(
+            f"  A vs B {taxonomy:<10}   {worst * 1000:8.1f} ms  (slowest level and mode; target < 300 ms; naive "
+            f"(latest) {naive_pairs[taxonomy] * 1000:,.0f} ms, x{naive_pairs[taxonomy] / worst:,.0f})"
+        )
+    print(
+        f"  classifier page     {classifier * 1000:8.1f} ms  (slower setting; target < 300 ms; naive queries "
+        f"{naive_classifier * 1000:,.0f} ms, x{naive_classifier / classifier:,.0f})"
+    )
+    # The target is checked on the re-timed pages (median of --repeat, as every
+    # page figure here); the walks' single requests are shown beside them.
+    drill_worst = 0.0
+    for drill in drills:
+        worst = max(server for _, server, _, _ in drill["depths"])
+        drill_worst = max(drill_worst, worst)
+        depths = ", ".join(
+            f"p{number} {server * 1000:.1f} ms (OFFSET query {offset * 1000:.1f} ms)"
+            for number, server, _, offset in drill["depths"]
+        )
+        print(f"  drill-down {drill['label']}: {depths}; walk {drill['walk']}")
+    print(f"  drill-down slowest page {drill_worst * 1000:8.1f} ms  (median at page 1, 100, last; target < 100 ms)")
+    not_streamed = [row["url"] for row in download_rows if not row["streaming"]]
+    print(
+        f"  downloads: {len(download_rows) - len(not_streamed)} of {len(download_rows)} stream; slowest TTFB "
+        f"{max(r['ttfb'] for r in download_rows) * 1000:.1f} ms, total "
+        f"{max(r['total'] for r in download_rows) * 1000:.1f} ms, peak "
+        f"{max(r['peak'] for r in download_rows) / 1024:.0f} KiB"
+    )
+    print(f"  object page         {page_times['object page'] * 1000:8.1f} ms")
+    if full_time is not None:
+        print(f"  full rebuild {full_time:.1f} s; incremental refresh of 1,000 messages {incr_time * 1000:.0f} ms")
     if not args.keep:
         execute(
             "TRUNCATE elasticc_brokerclassification, elasticc_brokermessage, elasticc_brokerclassifier, "
@@ -295,7 +735,14 @@ def main() -> None:
             "elasticc_diasource, elasticc_diaobject CASCADE"
         )
         refresh_metrics(full=True)
-    ok = summary < 0.2 and classifier < 1.0
+    ok = (
+        summary < TARGET_SUMMARY
+        and comparison < TARGET_COMPARISON
+        and pair < TARGET_COMPARISON
+        and classifier < TARGET_CLASSIFIER
+        and drill_worst < TARGET_DRILLDOWN
+        and not not_streamed
+    )
     print("targets met" if ok else "TARGETS MISSED")
     sys.exit(0 if ok else 1)
 
