@@ -88,6 +88,7 @@ MIDDLEWARE = [
 ]
 
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("csp.middleware.CSPMiddleware") + 1, "tom_desc.tom_pages_csp.TomPagesCspMiddleware")
 
 # Content-Security-Policy (django-csp): every asset is vendored, so only this
 # site. Inline <script> blocks run only with the per-response nonce
