@@ -2,25 +2,25 @@
 
 A follow-up program may only see what LSST had published: the detections
 whose alerts were sent and, for those objects, the forced photometry up to
-their latest sent alert. `_KNOWN_DETECTIONS` and `_HORIZON` are the one
-definition of that; every query of this module is built from them, so no
+their latest sent alert. `_SENT`, `_KNOWN_DETECTIONS` and `_HORIZON` are the
+one definition of that; every query of this module is built from them, so no
 answer can leak an unsent detection or a future forced point.
 
 `mjd_now` limits the known world to `midpointtai <= mjd_now` (simulations
 live in the future); None means no limit (PostgreSQL's 'Infinity').
 
 Every query here is one set-based statement whatever the number of objects
-(hot paths: 10^5 known objects, 10^7 forced points): objects are joined as
-sets and each object's forced photometry is an index range of one hash
-partition, aggregated into arrays in SQL rather than shaped row by row in
-Python.
+(hot paths: 10^5 known objects, 10^7 forced points; bench/followup.py):
+objects are joined as sets, and per object its horizon is one probe of the
+sources' (object, time) index and its forced photometry an index range of
+one hash partition, sorted once and aggregated into arrays in SQL rather than
+shaped row by row in Python.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 
 from elasticc.models import PlannedSpectrum, SpectrumInfo, WantedSpectrum
 
@@ -38,21 +38,29 @@ HOST_COLUMNS: tuple[str, ...] = (
     "hostgal_snsep",
 )
 
+# A detection `s` whose alert was sent.
+_SENT = """EXISTS (SELECT 1 FROM elasticc_diaalert a
+                   WHERE a.diasourceid = s.diasourceid AND a.alertsenttimestamp IS NOT NULL)"""
 # Detections whose alert was sent, up to mjd_now.
-_KNOWN_DETECTIONS = """
+_KNOWN_DETECTIONS = f"""
     SELECT s.diaobjectid, s.midpointtai
-    FROM elasticc_diasource s JOIN elasticc_diaalert a ON a.diasourceid = s.diasourceid
-    WHERE a.alertsenttimestamp IS NOT NULL AND s.midpointtai <= %(mjd_now)s
+    FROM elasticc_diasource s
+    WHERE {_SENT} AND s.midpointtai <= %(mjd_now)s
 """
 # Per object in `scope` (a CTE of diaobjectids), the time of its latest known
 # detection: forced photometry is known up to it. Objects without a known
-# detection have no row, so they are unknown to the world.
+# detection have no row, so they are unknown to the world. Per object, a
+# backward walk of the (object, time) index of its sources that stops at the
+# first sent one: the cost follows the scope, never the size of the tables
+# (a join of every known detection grouped by object read them all).
 _HORIZON = f"""
     horizon AS (
-        SELECT k.diaobjectid, max(k.midpointtai) AS horizon
-        FROM ({_KNOWN_DETECTIONS}) k
-        WHERE k.diaobjectid IN (SELECT diaobjectid FROM scope)
-        GROUP BY k.diaobjectid
+        SELECT scope.diaobjectid, latest.midpointtai AS horizon
+        FROM scope CROSS JOIN LATERAL (
+            SELECT s.midpointtai FROM elasticc_diasource s
+            WHERE s.diaobjectid = scope.diaobjectid AND s.midpointtai <= %(mjd_now)s AND {_SENT}
+            ORDER BY s.midpointtai DESC LIMIT 1
+        ) latest
     )
 """
 _SCOPE_IDS = "scope AS (SELECT DISTINCT unnest(%(ids)s::bigint[]) AS diaobjectid)"
@@ -80,7 +88,12 @@ def current_mjd() -> float:
 
 
 def _rows(sql: str, params: dict) -> list[dict]:
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # The per-object LATERAL scans look expensive to the planner (it adds
+        # up every hash partition, unpruned until run time), which triggers
+        # JIT compilation: ~0.8 s of a statement that runs in milliseconds
+        # (bench/followup.py).
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         names = [col.name for col in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -134,12 +147,19 @@ def _light_curves(*, scope_sql: str, params: dict, include_hostinfo: bool) -> li
         FROM horizon h
         JOIN elasticc_diaobject o ON o.diaobjectid = h.diaobjectid
         CROSS JOIN LATERAL (
-            SELECT COALESCE(array_agg(f.midpointtai ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS mjd,
-                   COALESCE(array_agg(f.filtername ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS band,
-                   COALESCE(array_agg(f.psflux ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS flux,
-                   COALESCE(array_agg(f.psfluxerr ORDER BY f.midpointtai, f.diaforcedsourceid), '{{}}') AS fluxerr
-            FROM elasticc_diaforcedsource f
-            WHERE f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
+            -- The aggregates read the ordered subquery in its order (an ORDER BY
+            -- keeps a subquery from being flattened): one sort of the points,
+            -- where four ORDER BY aggregates sorted them four times.
+            SELECT COALESCE(array_agg(p.midpointtai), '{{}}') AS mjd,
+                   COALESCE(array_agg(p.filtername), '{{}}') AS band,
+                   COALESCE(array_agg(p.psflux), '{{}}') AS flux,
+                   COALESCE(array_agg(p.psfluxerr), '{{}}') AS fluxerr
+            FROM (
+                SELECT f.midpointtai, f.filtername, f.psflux, f.psfluxerr
+                FROM elasticc_diaforcedsource f
+                WHERE f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
+                ORDER BY f.midpointtai, f.diaforcedsourceid
+            ) p
         ) lc
         LEFT JOIN LATERAL (
             SELECT si.z, si.classid FROM elasticc_spectruminfo si
@@ -220,29 +240,29 @@ def wanted_spectra(
                     SELECT 1 FROM elasticc_spectruminfo si
                     WHERE si.diaobjectid = w.diaobjectid AND si.mjd >= %(no_spectra_since)s))
         ),
-        scope AS (
-            SELECT DISTINCT k.diaobjectid FROM ({_KNOWN_DETECTIONS}) k
-            WHERE k.midpointtai >= %(since)s AND k.diaobjectid IN (SELECT diaobjectid FROM wanted)
-        ),
+        scope AS (SELECT DISTINCT diaobjectid FROM wanted),
         {_HORIZON},
-        latest AS (
-            SELECT DISTINCT ON (f.diaobjectid, f.filtername)
-                   f.diaobjectid, f.filtername, f.midpointtai AS mjd,
-                   %(zp)s - 2.5 * log(f.psflux::numeric)::float8 AS mag
-            FROM horizon h JOIN elasticc_diaforcedsource f
-              ON f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
-            WHERE f.psflux > 0 AND f.psflux > %(snr)s * f.psfluxerr
-            ORDER BY f.diaobjectid, f.filtername, f.midpointtai DESC
-        ),
+        -- An object with a known detection since `since` has its latest one since then.
+        recent AS (SELECT diaobjectid, horizon FROM horizon WHERE horizon >= %(since)s),
         latest_by_object AS (
-            SELECT diaobjectid, jsonb_object_agg(filtername, jsonb_build_object('mjd', mjd, 'mag', mag)) AS latest,
-                   min(mag) FILTER (WHERE filtername = %(lim_mag_band)s) AS limband_mag
-            FROM latest GROUP BY diaobjectid
+            SELECT h.diaobjectid, array_agg(l.filtername) AS bands, array_agg(l.mjd) AS mjds, array_agg(l.mag) AS mags,
+                   min(l.mag) FILTER (WHERE l.filtername = %(lim_mag_band)s) AS limband_mag
+            FROM recent h CROSS JOIN LATERAL (
+                SELECT b.filtername, b.mjd, %(zp)s - 2.5 * log(b.psflux::float8) AS mag
+                FROM (
+                    SELECT DISTINCT ON (f.filtername) f.filtername, f.midpointtai AS mjd, f.psflux
+                    FROM elasticc_diaforcedsource f
+                    WHERE f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
+                      AND f.psflux > 0 AND f.psflux > %(snr)s * f.psfluxerr
+                    ORDER BY f.filtername, f.midpointtai DESC
+                ) b
+            ) l
+            GROUP BY h.diaobjectid
         )
         SELECT w.diaobjectid AS oid, o.ra, o.decl AS dec, w.requester AS req, w.priority AS prio,
-               COALESCE(l.latest, '{{}}'::jsonb) AS latest
+               l.bands, l.mjds, l.mags
         FROM wanted w
-        JOIN horizon h ON h.diaobjectid = w.diaobjectid
+        JOIN recent h ON h.diaobjectid = w.diaobjectid
         JOIN elasticc_diaobject o ON o.diaobjectid = w.diaobjectid
         LEFT JOIN latest_by_object l ON l.diaobjectid = w.diaobjectid
         WHERE %(lim_mag)s::float8 IS NULL OR l.limband_mag <= %(lim_mag)s
@@ -250,10 +270,11 @@ def wanted_spectra(
         """,
         params,
     )
+    # `latest` per band (in band order) from the parallel arrays: cheaper than
+    # building jsonb in SQL and parsing its text here.
     for row in rows:
-        # Django's psycopg setup hands jsonb over as text.
-        if isinstance(row["latest"], str):
-            row["latest"] = json.loads(row["latest"])
+        points = sorted(zip(row.pop("bands") or (), row.pop("mjds") or (), row.pop("mags") or (), strict=True))
+        row["latest"] = {band: {"mjd": mjd, "mag": mag} for band, mjd, mag in points}
     return rows
 
 
