@@ -39,6 +39,7 @@ echo "DESC TOM on http://127.0.0.1:${PORT:-8080}/  (Ctrl-C stops it)"
 .venv/bin/gunicorn tom_desc.wsgi \
     --bind "127.0.0.1:${PORT:-8080}" \
     --workers "${GUNICORN_WORKERS:-2}" --threads "${GUNICORN_THREADS:-4}" \
-    --timeout "${GUNICORN_TIMEOUT:-600}" --access-logfile var/log/access.log &
+    --timeout "${GUNICORN_TIMEOUT:-600}" --access-logfile var/log/access.log \
+    --graceful-timeout "${GUNICORN_GRACEFUL_TIMEOUT:-5}" &
 workers+=($!)
 wait -n "${workers[-1]}"
