@@ -13,6 +13,7 @@ alerts=${ALERT_TOPIC:-elasticc-alerts}
 # start at 0 again, and a broker message's identity is topic/partition/offset.
 classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications-$(date -u +%Y%m%dT%H%M%S)}
 mkdir -p var/log
+source scripts/lib/stop_processes.sh
 
 pids=()
 current=
@@ -26,8 +27,7 @@ run() {
 }
 stop() {
     trap - EXIT INT TERM
-    kill -TERM "${pids[@]}" $current 2>/dev/null
-    wait
+    stop_processes "${DESC_STOP_GRACE:-10}" "${pids[@]}" $current
     exit 0
 }
 trap stop EXIT INT TERM

@@ -18,11 +18,12 @@ $py manage.py ensure_admin
 $py manage.py load_demo_data
 
 mkdir -p var/log
+source scripts/lib/stop_processes.sh
 workers=()
 cleanup() {
     trap - EXIT INT TERM
-    for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    # Longer than the demo cycle's own grace, so it can name a stuck worker.
+    stop_processes $((${DESC_STOP_GRACE:-10} + 3)) "${workers[@]}"
     if [ "${DESC_KEEP_SERVICES:-0}" != 1 ]; then
         $py -m tom_desc.local_services down || true
     fi

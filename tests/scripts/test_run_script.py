@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 import uuid
+import warnings
 
 import psycopg
 import pytest
@@ -67,6 +68,22 @@ def _count(html: str, label: str) -> int:
     return int(match.group(1))
 
 
+def _processes_in_session(session_id: int) -> str:
+    return subprocess.run(
+        ["ps", "-o", "pid,ppid,stat,etime,args", "--sid", str(session_id)], capture_output=True, text=True
+    ).stdout
+
+
+def _logs(tmp_path) -> str:
+    """The run command's output and the tails of its workers' logs, for a failure message."""
+    parts = [f"--- run.log\n{(tmp_path / 'run.log').read_text()[-3000:]}"]
+    for name in ("send_elasticc_alerts", "fakebroker", "brokerpoll", "metrics", "long_query_runner"):
+        path = BASE_DIR / "var" / "log" / f"{name}.log"
+        if path.exists():
+            parts.append(f"--- var/log/{name}.log\n{path.read_text()[-1500:]}")
+    return "\n".join(parts)
+
+
 def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tmp_path):
     port = _free_port()
     env = {
@@ -88,7 +105,7 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
     try:
         deadline = time.monotonic() + 300
         while not port_open("127.0.0.1", port):
-            assert process.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert process.poll() is None, _logs(tmp_path)
             assert time.monotonic() < deadline, "the server did not come up in 5 minutes"
             time.sleep(1)
         session = _login(base, "runadmin", "run-script-password")
@@ -114,9 +131,14 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            still_running = _processes_in_session(process.pid)
             os.killpg(process.pid, signal.SIGKILL)
-            raise
+            log.close()
+            pytest.fail(f"Ctrl-C did not stop the run command in 60 s; running:\n{still_running}\n{_logs(tmp_path)}")
         log.close()
+    if "did not stop in" in (tmp_path / "run.log").read_text():
+        # Stopped in time, but only by a kill after the grace period: worth a look.
+        warnings.warn(f"a worker needed SIGKILL on Ctrl-C:\n{_logs(tmp_path)}", stacklevel=1)
     assert not port_open("127.0.0.1", port)
     assert time.monotonic() - stopping < 20, "Ctrl-C took too long to stop everything"
     leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
