@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-
-def body(response) -> bytes:
-    if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content)
-    return response.content
+from tests.responses import body
 
 
 def sql(client, query, subdict=None, **extra):

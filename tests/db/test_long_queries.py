@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 from db import long_queries
 from db.models import LongQuery
 from tests.builders import submit_long_query
-from tests.db.responses import body
+from tests.responses import body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(__file__).resolve().parents[2]

@@ -17,7 +17,8 @@ from django.db import close_old_connections, connection
 from rest_framework.test import APIClient
 
 from tests.builders import delete_small_sample, insert_small_sample
-from tests.db.responses import body, sql
+from tests.db.responses import sql
+from tests.responses import body
 
 pytestmark = pytest.mark.django_db
 

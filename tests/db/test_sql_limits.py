@@ -23,7 +23,8 @@ from db.sql_slots import acquire_slot
 from elasticc.access.sql_roles import user_sql_role
 from elasticc.postgres.connections import connect
 from tests.builders import submit_long_query
-from tests.db.responses import body, sql
+from tests.db.responses import sql
+from tests.responses import body
 
 pytestmark = pytest.mark.django_db
 

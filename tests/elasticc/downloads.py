@@ -5,17 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
-
-def body(response) -> bytes:
-    if getattr(response, "streaming", False):
-        return b"".join(response.streaming_content)
-    return response.content
-
-
-def json_body(response):
-    return json.loads(body(response))
+from tests.responses import body
 
 
 def csv_rows(response) -> list[dict]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.builders import add_objects
-from tests.elasticc.downloads import body, csv_rows, json_body
+from tests.elasticc.downloads import csv_rows
+from tests.responses import body, json_body
 
 TRUTH_ENDPOINTS = ["comparison/classes/", "{A}/confusion/", "{A}/trueprob/"]
 

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from elasticc.models import DiaObject, DiaObjectTruth
-from tests.elasticc.downloads import csv_rows, json_body
+from tests.elasticc.downloads import csv_rows
+from tests.responses import json_body
 
 
 @pytest.mark.django_db

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from tests.elasticc.downloads import csv_rows, json_body
+from tests.elasticc.downloads import csv_rows
+from tests.responses import json_body
 
 
 def _rows(sql: str) -> list[tuple]:
