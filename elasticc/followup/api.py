@@ -8,6 +8,7 @@ never the original's 500.
 
 from typing import Any, ClassVar
 
+from django.http import HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
@@ -42,7 +43,10 @@ class FollowupView(APIView):
     http_method_names = ["post", "options"]
     keys: ClassVar[tuple[Key, ...]] = ()
 
-    def answer(self, request: Request, values: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def answer(
+        self, request: Request, values: dict[str, Any], body: dict[str, Any]
+    ) -> dict[str, Any] | HttpResponseBase:
+        """The answer's keys beside `status`, or a whole (streamed) response."""
         raise NotImplementedError
 
     def post(self, request: Request) -> Response:
@@ -50,7 +54,10 @@ class FollowupView(APIView):
         body = {} if request.data is None or request.data == "" else request.data
         try:
             values = parse_body(body, self.keys)
-            return Response({"status": "ok", **self.answer(request, values, body)})
+            answer = self.answer(request, values, body)
+            if isinstance(answer, HttpResponseBase):
+                return answer
+            return Response({"status": "ok", **answer})
         except BodyError as exc:
             return _error(str(exc), status_code=status.HTTP_400_BAD_REQUEST, key=exc.key)
         except services.UnknownObjects as exc:
@@ -84,6 +91,16 @@ def _check_known(objectids: list[int], mjd_now: float | None) -> None:
         raise services.UnknownObjects(sorted(unknown), why="no alert of it sent (up to mjd_now)")
 
 
+def _light_curves_response(chunks: selectors.LightCurveChunks, values: dict[str, Any]) -> StreamingHttpResponse:
+    """A light-curve answer streams: it can be tens of MB (hot transients)."""
+    return StreamingHttpResponse(
+        shaping.light_curves_json(
+            chunks, return_format=values["return_format"], include_hostinfo=values["include_hostinfo"]
+        ),
+        content_type="application/json",
+    )
+
+
 _LTCV_KEYS = (
     Key("objectid", "int", "One diaObjectId (or give objectids)."),
     Key("objectids", "intlist", "diaObjectIds (or give objectid)."),
@@ -110,14 +127,10 @@ class LightCurvesView(FollowupView):
             raise BodyError("missing required key 'objectid' or 'objectids'", key="objectids")
         ids = [values["objectid"]] if values["objectid"] is not None else values["objectids"]
         _check_known(ids, values["mjd_now"])
-        rows = selectors.light_curves(
+        chunks = selectors.light_curves(
             objectids=ids, mjd_now=values["mjd_now"], include_hostinfo=values["include_hostinfo"]
         )
-        return {
-            "diaobject": shaping.light_curves(
-                rows, return_format=values["return_format"], include_hostinfo=values["include_hostinfo"]
-            )
-        }
+        return _light_curves_response(chunks, values)
 
 
 _HOT_KEYS = (
@@ -149,17 +162,13 @@ class HotTransientsView(FollowupView):
         since = values["detected_since_mjd"]
         if since is None:
             since = (values["mjd_now"] or selectors.current_mjd()) - values["detected_in_last_days"]
-        rows = selectors.hot_transients(
+        chunks = selectors.hot_transients(
             detected_since_mjd=since,
             mjd_now=values["mjd_now"],
             include_hostinfo=values["include_hostinfo"],
             cheat_gentypes=values["cheat_gentypes"],
         )
-        return {
-            "diaobject": shaping.light_curves(
-                rows, return_format=values["return_format"], include_hostinfo=values["include_hostinfo"]
-            )
-        }
+        return _light_curves_response(chunks, values)
 
 
 _ASK_KEYS = (
@@ -223,14 +232,14 @@ class SpectraWantedView(FollowupView):
     keys = _WANTED_KEYS
     http_method_names = ["get", "post", "options"]
 
-    def answer(self, request: Request, values: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, request: Request, values: dict[str, Any], body: dict[str, Any]) -> HttpResponse:
         not_both(body, "detected_since_mjd", "detected_in_last_days")
         if (values["lim_mag"] is None) != (values["lim_mag_band"] is None):
             raise BodyError("'lim_mag' and 'lim_mag_band' go together", key="lim_mag_band")
         if values["lim_mag_band"] is not None and values["lim_mag_band"] not in selectors.BANDS:
             raise BodyError(f"'lim_mag_band' must be one of {', '.join(selectors.BANDS)}", key="lim_mag_band")
         rows = selectors.wanted_spectra_by_filters(**values)
-        return {"wantedspectra": rows}
+        return HttpResponse(shaping.wanted_spectra_json(rows), content_type="application/json")
 
 
 _PLAN_KEYS = (

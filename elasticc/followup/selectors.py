@@ -17,6 +17,8 @@ one hash partition, sorted once and aggregated into arrays in SQL rather than
 shaped row by row in Python.
 """
 
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -67,17 +69,20 @@ _SCOPE_IDS = "scope AS (SELECT DISTINCT unnest(%(ids)s::bigint[]) AS diaobjectid
 
 
 def _scope_hot(*, cheat: bool) -> str:
-    """Objects with a known detection since %(since)s (with `cheat`, only
-    those of the true gentypes %(gentypes)s)."""
+    """Objects with a detection in [%(since)s, %(mjd_now)s] (with `cheat`,
+    only those of the true gentypes %(gentypes)s): a superset of those with a
+    known one there, which `_light_curves` narrows to the objects whose
+    latest known detection (horizon) is since then. No sent-alert test per
+    detection here: as a semi-join it hashed every alert (~0.8 s at 10^6)."""
     truth = (
-        "JOIN elasticc_diaobjecttruth t ON t.diaobjectid = k.diaobjectid AND t.gentype = ANY(%(gentypes)s::int[])"
+        "JOIN elasticc_diaobjecttruth t ON t.diaobjectid = s.diaobjectid AND t.gentype = ANY(%(gentypes)s::int[])"
         if cheat
         else ""
     )
     return f"""
     scope AS (
-        SELECT DISTINCT k.diaobjectid FROM ({_KNOWN_DETECTIONS}) k {truth}
-        WHERE k.midpointtai >= %(since)s
+        SELECT DISTINCT s.diaobjectid FROM elasticc_diasource s {truth}
+        WHERE s.midpointtai >= %(since)s AND s.midpointtai <= %(mjd_now)s
     )
     """
 
@@ -87,13 +92,22 @@ def current_mjd() -> float:
     return datetime.now(UTC).timestamp() / 86400.0 + MJD_UNIX_EPOCH
 
 
+# Planner settings for the statements of this module. The per-object LATERAL
+# scans look expensive to the planner (it adds up every hash partition,
+# unpruned until run time), which triggers JIT compilation: ~0.8 s of a
+# statement that runs in milliseconds. Answers are sorted whole (spectrawanted:
+# 10^4 rows with their magnitudes, ~4 MB), which spilled to disk at the
+# default work_mem (bench/followup.py).
+_SETTINGS = {"jit": "off", "work_mem": "32MB"}
+
+
+def _set(settings: dict[str, str], *, local: bool) -> str:
+    return "; ".join(f"SET {'LOCAL ' if local else ''}{name} = '{value}'" for name, value in settings.items())
+
+
 def _rows(sql: str, params: dict) -> list[dict]:
     with transaction.atomic(), connection.cursor() as cursor:
-        # The per-object LATERAL scans look expensive to the planner (it adds
-        # up every hash partition, unpruned until run time), which triggers
-        # JIT compilation: ~0.8 s of a statement that runs in milliseconds
-        # (bench/followup.py).
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(_set(_SETTINGS, local=True))
         cursor.execute(sql, params)
         names = [col.name for col in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -136,24 +150,69 @@ def known_objects(*, objectids: list[int], mjd_now: float | None = None) -> set[
     return {row["diaobjectid"] for row in rows}
 
 
-def _light_curves(*, scope_sql: str, params: dict, include_hostinfo: bool) -> list[dict]:
+# Objects per FETCH of a light-curve answer: what Python holds at a time,
+# however many objects the answer has.
+LIGHT_CURVE_CHUNK = 500
+PHOTOMETRY_COLUMNS = ("mjd", "band", "flux", "fluxerr")
+# A light-curve answer: lists of rows (objectid, ra, dec, redshift, sncode,
+# the host columns if asked for, and the photometry columns as JSON text).
+LightCurveChunks = Iterator[list[dict]]
+
+
+def _streamed(sql: str, params: dict, *, chunk: int) -> Iterator[list[dict]]:
+    """The rows of `sql`, `chunk` at a time, from a server-side cursor.
+
+    The statement is planned here, before the first row is asked for, so a
+    SQL error reaches the caller before an answer starts; outside a
+    transaction (a request) the cursor is WITH HOLD, which runs it to the end
+    at once and leaves the result with PostgreSQL, to be fetched in chunks.
+    """
+    # `_SETTINGS` for the planning of one statement, which may outlive a
+    # transaction; every row is read, so planned for all of them rather than
+    # for a cursor's first tenth.
+    settings = {**_SETTINGS, "cursor_tuple_fraction": "1"}
+    with connection.cursor() as session:
+        session.execute(_set(settings, local=False))
+        try:
+            cursor = connection.chunked_cursor()
+            cursor.execute(sql, params)
+        finally:
+            session.execute("; ".join(f"RESET {name}" for name in settings))
+    return _chunks(cursor, chunk)
+
+
+def _chunks(cursor, chunk: int) -> Iterator[list[dict]]:
+    try:
+        names = [col.name for col in cursor.description]
+        while True:
+            rows = cursor.fetchmany(chunk)
+            if rows:
+                yield [dict(zip(names, row, strict=True)) for row in rows]
+            if len(rows) < chunk:
+                return
+    finally:
+        cursor.close()
+
+
+def _light_curves(*, scope_sql: str, params: dict, include_hostinfo: bool) -> LightCurveChunks:
     host = "".join(f", o.{column}" for column in HOST_COLUMNS) if include_hostinfo else ""
-    return _rows(
+    return _streamed(
         f"""
         WITH {scope_sql}, {_HORIZON}
         SELECT o.diaobjectid AS objectid, o.ra, o.decl AS dec,
                COALESCE(spec.z, -99) AS redshift, COALESCE(spec.classid, -99) AS sncode,
                lc.mjd, lc.band, lc.flux, lc.fluxerr {host}
         FROM horizon h
-        JOIN elasticc_diaobject o ON o.diaobjectid = h.diaobjectid
+        JOIN elasticc_diaobject o ON o.diaobjectid = h.diaobjectid AND h.horizon >= %(since)s
         CROSS JOIN LATERAL (
+            -- The photometry leaves PostgreSQL as JSON text, which the answer
+            -- embeds as it is: a light curve never becomes Python floats.
             -- The aggregates read the ordered subquery in its order (an ORDER BY
-            -- keeps a subquery from being flattened): one sort of the points,
-            -- where four ORDER BY aggregates sorted them four times.
-            SELECT COALESCE(array_agg(p.midpointtai), '{{}}') AS mjd,
-                   COALESCE(array_agg(p.filtername), '{{}}') AS band,
-                   COALESCE(array_agg(p.psflux), '{{}}') AS flux,
-                   COALESCE(array_agg(p.psfluxerr), '{{}}') AS fluxerr
+            -- keeps a subquery from being flattened): one sort of the points.
+            SELECT COALESCE(json_agg(p.midpointtai), '[]')::text AS mjd,
+                   COALESCE(json_agg(p.filtername), '[]')::text AS band,
+                   COALESCE(json_agg(p.psflux), '[]')::text AS flux,
+                   COALESCE(json_agg(p.psfluxerr), '[]')::text AS fluxerr
             FROM (
                 SELECT f.midpointtai, f.filtername, f.psflux, f.psfluxerr
                 FROM elasticc_diaforcedsource f
@@ -169,16 +228,19 @@ def _light_curves(*, scope_sql: str, params: dict, include_hostinfo: bool) -> li
         ORDER BY o.diaobjectid
         """,
         params,
+        chunk=LIGHT_CURVE_CHUNK,
     )
 
 
-def light_curves(*, objectids: list[int], mjd_now: float | None = None, include_hostinfo: bool = False) -> list[dict]:
+def light_curves(
+    *, objectids: list[int], mjd_now: float | None = None, include_hostinfo: bool = False
+) -> LightCurveChunks:
     """The known light curves of `objectids` (objects the world does not know
     are left out; callers check with `known_objects` first). Redshift and
     sncode come from the latest reported spectrum, -99 without one."""
     return _light_curves(
         scope_sql=_SCOPE_IDS,
-        params={"ids": objectids, "mjd_now": _limit(mjd_now)},
+        params={"ids": objectids, "mjd_now": _limit(mjd_now), "since": -float("inf")},
         include_hostinfo=include_hostinfo,
     )
 
@@ -189,7 +251,7 @@ def hot_transients(
     mjd_now: float | None = None,
     include_hostinfo: bool = False,
     cheat_gentypes: list[int] | None = None,
-) -> list[dict]:
+) -> LightCurveChunks:
     """Known light curves of the objects with a known detection at or after
     `detected_since_mjd`. `cheat_gentypes` keeps only those true gentypes
     (truth: the caller checks the user may see it)."""
@@ -215,7 +277,8 @@ def wanted_spectra(
     spectrum MJD at or after `no_spectra_since_mjd` (None: reports ignored),
     of objects with a known detection since `detected_since_mjd`; each with
     `latest`: per band, the latest known forced point with S/N > 3 as an AB
-    magnitude. `lim_mag`/`lim_mag_band` keep objects whose latest such point
+    magnitude, as JSON text (the API embeds it as it is; `latest_decoded`
+    for a page). `lim_mag`/`lim_mag_band` keep objects whose latest such point
     in that band is at least that bright. One statement."""
     params = {
         "requested_since": requested_since,
@@ -245,7 +308,9 @@ def wanted_spectra(
         -- An object with a known detection since `since` has its latest one since then.
         recent AS (SELECT diaobjectid, horizon FROM horizon WHERE horizon >= %(since)s),
         latest_by_object AS (
-            SELECT h.diaobjectid, array_agg(l.filtername) AS bands, array_agg(l.mjd) AS mjds, array_agg(l.mag) AS mags,
+            SELECT h.diaobjectid,
+                   json_object_agg(l.filtername, json_build_object('mjd', l.mjd, 'mag', l.mag)
+                                   ORDER BY l.filtername COLLATE "C")::text AS latest,
                    min(l.mag) FILTER (WHERE l.filtername = %(lim_mag_band)s) AS limband_mag
             FROM recent h CROSS JOIN LATERAL (
                 SELECT b.filtername, b.mjd, %(zp)s - 2.5 * log(b.psflux::float8) AS mag
@@ -260,7 +325,7 @@ def wanted_spectra(
             GROUP BY h.diaobjectid
         )
         SELECT w.diaobjectid AS oid, o.ra, o.decl AS dec, w.requester AS req, w.priority AS prio,
-               l.bands, l.mjds, l.mags
+               COALESCE(l.latest, '{{}}') AS latest
         FROM wanted w
         JOIN recent h ON h.diaobjectid = w.diaobjectid
         JOIN elasticc_diaobject o ON o.diaobjectid = w.diaobjectid
@@ -270,12 +335,12 @@ def wanted_spectra(
         """,
         params,
     )
-    # `latest` per band (in band order) from the parallel arrays: cheaper than
-    # building jsonb in SQL and parsing its text here.
-    for row in rows:
-        points = sorted(zip(row.pop("bands") or (), row.pop("mjds") or (), row.pop("mags") or (), strict=True))
-        row["latest"] = {band: {"mjd": mjd, "mag": mag} for band, mjd, mag in points}
     return rows
+
+
+def latest_decoded(rows: list[dict]) -> list[dict]:
+    """Wanted spectra with `latest` as a dict (band -> {"mjd", "mag"}), for a page."""
+    return [{**row, "latest": json.loads(row["latest"])} for row in rows]
 
 
 def wanted_spectra_by_filters(

@@ -13,8 +13,10 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from elasticc.followup import selectors
 from elasticc.followup.selectors import HOST_COLUMNS
 from tests.builders import PASSWORD
+from tests.responses import json_body
 
 MJD_NOW = 60578.0
 
@@ -23,7 +25,7 @@ def post(client: APIClient, path: str, body: object, *, status: int = 200) -> di
     """POST to the original's path (no trailing slash), as its tom_client.py does."""
     res = client.post(f"/elasticc2/{path}", body, format="json")
     assert res.status_code == status, res.content
-    return res.json()
+    return json_body(res)
 
 
 @pytest.fixture
@@ -77,6 +79,20 @@ def test_the_three_formats_and_host_info(user_client):
     assert set(HOST_COLUMNS) <= set(hot(user_client, detected_since_mjd=0, include_hostinfo=1, return_format=2))
 
 
+@pytest.mark.parametrize("return_format", [0, 1, 2])
+def test_light_curves_stream_the_same_answer_in_any_chunk_size(user_client, monkeypatch, return_format):
+    body = {"mjd_now": MJD_NOW, "detected_since_mjd": 0, "return_format": return_format, "include_hostinfo": 1}
+    whole = user_client.post("/elasticc2/gethottransients", body, format="json")
+    assert whole.streaming
+    expected = json_body(whole)
+    for chunk in (1, 7, 102):  # one object per FETCH, a ragged last one, exactly all of them
+        monkeypatch.setattr(selectors, "LIGHT_CURVE_CHUNK", chunk)
+        streamed = user_client.post("/elasticc2/gethottransients", body, format="json")
+        assert json_body(streamed) == expected
+    objects = expected["diaobject"]
+    assert (len(objects["objectid"]) if return_format == 2 else len(objects)) == 102
+
+
 def test_ltcv_of_one_and_many_and_its_alias(user_client):
     objects = hot(user_client, detected_since_mjd=0)[:3]
     ids = [o["objectid"] for o in objects]
@@ -88,7 +104,7 @@ def test_ltcv_of_one_and_many_and_its_alias(user_client):
         "GET", "/elasticc2/ltcv", json.dumps({"objectid": ids[0]}), content_type="application/json"
     )
     assert res.status_code == 200
-    assert res.json()["diaobject"] == one
+    assert json_body(res)["diaobject"] == one
     early = post(user_client, "ltcv", {"objectid": ids[0], "mjd_now": min(one[0]["photometry"]["mjd"]) - 1}, status=404)
     assert str(ids[0]) in early["error"]
 
@@ -290,7 +306,7 @@ def test_session_csrf_token_and_basic(sent_sample, plain_user):
         headers={"X-CSRFToken": session.cookies["csrftoken"].value},
     )
     assert ok.status_code == 200
-    assert len(ok.json()["diaobject"]) == 102
+    assert len(json_body(ok)["diaobject"]) == 102
 
     token, _ = Token.objects.get_or_create(user=plain_user)
     by_token = Client().post(
@@ -350,4 +366,4 @@ def test_what_the_schema_fuzzer_found_is_a_4xx_or_an_answer(client_for, plain_us
     """A JSON null body, ids beyond 64 bits and a negative id were 500s."""
     response = client_for(plain_user).post(path, json.dumps(body), content_type="application/json")
     assert response.status_code < 500, response.content[:300]
-    assert "status" in response.json()
+    assert "status" in json_body(response)

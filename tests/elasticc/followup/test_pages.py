@@ -31,7 +31,7 @@ def browser(sent_sample, plain_user) -> Client:
 
 @pytest.fixture
 def objectid(sent_sample, db) -> int:
-    return selectors.hot_transients(detected_since_mjd=MJD_NOW - 10)[0]["objectid"]
+    return next(selectors.hot_transients(detected_since_mjd=MJD_NOW - 10))[0]["objectid"]
 
 
 def submit(client: Client, objectid: int, action: str, data: dict) -> str:

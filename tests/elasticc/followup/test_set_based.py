@@ -9,6 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from tests.responses import json_body
+
 MJD_NOW = 60578.0
 
 
@@ -23,7 +25,7 @@ def statements(client: APIClient, path: str, body: dict) -> tuple[int, dict]:
     with CaptureQueriesContext(connection) as queries:
         res = client.post(f"/elasticc2/{path}", body, format="json")
     assert res.status_code == 200, res.content
-    return len(queries.captured_queries), res.json()
+    return len(queries.captured_queries), json_body(res)
 
 
 def test_light_curves_cost_the_same_statements_for_one_object_or_all(user_client):
@@ -40,9 +42,10 @@ def test_light_curves_cost_the_same_statements_for_one_object_or_all(user_client
 
 
 def test_spectrawanted_costs_the_same_statements_for_one_wanted_spectrum_or_many(user_client):
-    ids = [o["objectid"] for o in user_client.post(
+    response = user_client.post(
         "/elasticc2/gethottransients", {"mjd_now": MJD_NOW, "detected_since_mjd": 0}, format="json"
-    ).json()["diaobject"]]  # fmt: skip
+    )
+    ids = [o["objectid"] for o in json_body(response)["diaobject"]]
     body = {"mjd_now": MJD_NOW, "detected_since_mjd": 0}
     user_client.post("/elasticc2/askforspectrum", {"requester": "A", "objectids": ids[:1], "priorities": [3]}, "json")
     one, answer = statements(user_client, "spectrawanted", body)
