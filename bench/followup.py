@@ -43,13 +43,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 from bench_db import setup_django
+from timing import execute, load_average, median_seconds, timed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SURVEY_START = 60000.0
@@ -72,26 +72,6 @@ TABLES = (
 # Peak time of object i: spread evenly over the survey, in no relation to its id
 # (the fractional part of i times the golden ratio).
 T0 = "(%(start)s + %(days)s * (i * 0.6180339887498949 - floor(i * 0.6180339887498949)))"
-
-
-def load() -> str:
-    return "load average {:.1f} {:.1f} {:.1f} on {} cores".format(*os.getloadavg(), os.cpu_count())
-
-
-def execute(sql: str, params=None) -> list:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def timed(label: str, func, *args, **kwargs):
-    start = time.perf_counter()
-    result = func(*args, **kwargs)
-    elapsed = time.perf_counter() - start
-    print(f"  {label:<60} {elapsed:8.1f} s", flush=True)
-    return result, elapsed
 
 
 def empty() -> None:
@@ -207,16 +187,6 @@ def post(client, path: str, body: dict) -> bytes:
     return content
 
 
-def median_s(func, repeat: int) -> float:
-    func()  # warm-up: caches, connection, plan
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def sql_share(client, path: str, body: dict, explain: bool) -> float:
     """One more request with its queries captured: the SQL time (s); with
     `explain`, EXPLAIN ANALYZE of the slowest statement."""
@@ -306,7 +276,7 @@ def main() -> None:
     from elasticc.followup.selectors import known_world
 
     mjd_now = SURVEY_START + args.days
-    print(load())
+    print(load_average())
     filled = args.keep and execute("SELECT count(*) FROM elasticc_diaobject")[0][0] == args.objects
     if filled:
         print(f"reusing the {args.objects:,} objects already in {args.db}")
@@ -340,7 +310,7 @@ def main() -> None:
          {"mjd_now": mjd_now, "lim_mag": 23, "lim_mag_band": "r"}, WANTED_TARGET),
     ]  # fmt: skip
 
-    print(f"\nendpoints (server time, median of {args.repeat} after a warm-up; {load()}):", flush=True)
+    print(f"\nendpoints (server time, median of {args.repeat} after a warm-up; {load_average()}):", flush=True)
     results = []
     for label, path, body, target in requests:
         content = post(client, path, body)
@@ -352,12 +322,11 @@ def main() -> None:
         else:
             n_obj, n_pts = len(answer["wantedspectra"]), 0
             size = f"{n_obj:,} wanted spectra"
-        seconds = median_s(lambda p=path, b=body: post(client, p, b), args.repeat)
+        seconds = median_seconds(lambda p=path, b=body: post(client, p, b), args.repeat)
         sql = sql_share(client, path, body, args.explain)
         results.append((label, seconds, target, size, len(content), sql, n_pts))
         print(
-            f"  {label:<36} {seconds * 1000:8.1f} ms  (SQL {sql * 1000:6.1f} ms)  {size}, "
-            f"{len(content) / 1e6:,.2f} MB",
+            f"  {label:<36} {seconds * 1000:8.1f} ms  (SQL {sql * 1000:6.1f} ms)  {size}, {len(content) / 1e6:,.2f} MB",
             flush=True,
         )
 
@@ -383,7 +352,7 @@ def main() -> None:
         naive[label] = (seconds, fast[1])
         print(f"  {label:<36} {seconds * 1000:8.1f} ms  (same {n_pts:,} points)", flush=True)
 
-    print(f"\nresult ({load()}; {world.objects:,} known objects, {world.forced:,} known forced points):")
+    print(f"\nresult ({load_average()}; {world.objects:,} known objects, {world.forced:,} known forced points):")
     ok = True
     for label, seconds, target, size, nbytes, sql, _ in results:
         met = seconds < target

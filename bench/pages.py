@@ -61,6 +61,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench_db import setup_django
+from timing import execute, median_seconds, timed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CLASSES = (111, 112, 113, 114, 115, 121, 122, 131, 132, 221)
@@ -76,22 +77,6 @@ TARGET_CLASSIFIER = 0.3
 TARGET_DRILLDOWN = 0.1
 
 
-def timed(label: str, func, *args, **kwargs):
-    start = time.perf_counter()
-    result = func(*args, **kwargs)
-    elapsed = time.perf_counter() - start
-    print(f"  {label:<66} {elapsed * 1000:10.1f} ms", flush=True)
-    return result, elapsed
-
-
-def execute(sql: str, params=None) -> list:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
 def walk_stats(times: list[float]) -> str:
     """Median, 95th percentile and slowest of the single requests of a walk."""
     ordered = sorted(times)
@@ -100,15 +85,6 @@ def walk_stats(times: list[float]) -> str:
         f"median {statistics.median(ordered) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, "
         f"slowest {ordered[-1] * 1000:.1f} ms"
     )
-
-
-def median_time(func, repeat: int, *args) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def fill(args) -> dict:
@@ -371,7 +347,7 @@ def page_time(client, url: str, repeat: int) -> float:
             raise SystemExit(f"{url}: HTTP {response.status_code}")
 
     get()  # warm caches (templates, connection)
-    return median_time(get, repeat)
+    return median_seconds(get, repeat)
 
 
 # --- drill-down ------------------------------------------------------------------------------
@@ -436,10 +412,10 @@ def drilldown_browser(client, label: str, cid: int, query: str, cell, repeat: in
         server = page_time(client, url, repeat)
         sql, params = browse_sql(cell, keyset=after is not None, offset=False)
         keyset_params = [cid, *params, *([after] if after is not None else []), PAGE + 1]
-        keyset = median_time(execute, repeat, sql, keyset_params)
+        keyset = median_seconds(execute, repeat, sql, keyset_params)
         sql, params = browse_sql(cell, keyset=False, offset=True)
         offset_params = [cid, *params, (number - 1) * PAGE, PAGE + 1]
-        offset = median_time(execute, repeat, sql, offset_params)
+        offset = median_seconds(execute, repeat, sql, offset_params)
         result["depths"].append((number, server, keyset, offset))
         print(
             f"    page {number:>6}: page {server * 1000:7.1f} ms | query: keyset {keyset * 1000:6.2f} ms, "
@@ -490,7 +466,7 @@ def drilldown_messages(client, cid: int, repeat: int, walk_pages: int) -> dict:
     )
     for number in sorted({1, min(100, len(walk)), last_number}):
         server = page_time(client, urls[number], repeat)
-        offset = median_time(execute, repeat, offset_sql, [cid, (number - 1) * PAGE, PAGE + 1])
+        offset = median_seconds(execute, repeat, offset_sql, [cid, (number - 1) * PAGE, PAGE + 1])
         api_offset = None
         if (number - 1) * PAGE <= 10_000:
             api_offset = page_time(client, f"{base}&offset={(number - 1) * PAGE}", repeat)

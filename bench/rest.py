@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from bench_db import setup_django
+from timing import execute, median_ms
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -39,24 +40,6 @@ ENDPOINTS = (
     ("diaobject", "elasticc_diaobject", "diaobjectid"),
     ("diaalert", "elasticc_diaalert", "alertid"),
 )
-
-
-def execute(sql: str, params=None) -> list:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def median_ms(func, repeat: int) -> float:
-    func()  # warm caches and connections once
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def fill(n_objects: int, keep: bool) -> None:

@@ -30,12 +30,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 from bench_db import setup_django
+from timing import execute, load_average, median_ms
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 FULL_OBJECTS = 440_000
@@ -66,28 +66,6 @@ SELECT i.indexrelid::regclass::text,
         FROM (SELECT relid AS r FROM pg_partition_tree(i.indexrelid) UNION SELECT i.indexrelid::regclass) tree)
 FROM pg_index i WHERE i.indrelid = %(t)s::regclass
 """
-
-
-def load() -> str:
-    return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
-
-
-def execute(sql: str, params=None) -> list:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
-
-
-def median_ms(func, repeat: int = 5) -> float:
-    func()  # warm caches and the connection once
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def broker_records(alerts: list[tuple[int, int]], start: int, n: int) -> list[dict]:
@@ -153,7 +131,7 @@ def main() -> None:
     args = parser.parse_args()
     n_objects = max(50, round(FULL_OBJECTS * args.scale))
     n_messages = max(2000, round(FULL_CLASSIFICATIONS * args.scale / len(CLASSES)))
-    print(f"scale {args.scale}: {n_objects:,} objects, {n_messages:,} broker messages; {load()}")
+    print(f"scale {args.scale}: {n_objects:,} objects, {n_messages:,} broker messages; {load_average()}")
 
     setup_django(args.db)
     try:
@@ -177,14 +155,17 @@ def run(n_objects: int, n_messages: int) -> None:
     report = generate_elasticc_data(n_objects=n_objects, seed=15, workers=2)
     gen_s = time.perf_counter() - started
     gen_rows = sum(report.counts.values())
-    print(f"generated {gen_rows:,} rows in {gen_s:.1f} s = {gen_rows / gen_s:,.0f} rows/s ({report.counts}); {load()}")
+    print(
+        f"generated {gen_rows:,} rows in {gen_s:.1f} s = {gen_rows / gen_s:,.0f} rows/s ({report.counts}); "
+        f"{load_average()}"
+    )
     # The end of a campaign: every alert sent, so its history is "known" to the follow-up queries.
     execute("UPDATE elasticc_diaalert SET alertsenttimestamp = now()")
     alerts = execute("SELECT alertid, diasourceid FROM elasticc_diaalert ORDER BY alertid")
     wall, storing = ingest(alerts, 0, n_messages)
     print(
         f"stored {n_messages:,} broker messages ({n_messages * len(CLASSES):,} classifications) in {wall:.1f} s = "
-        f"{n_messages / wall:,.0f} messages/s ({n_messages / storing:,.0f}/s counting storage only); {load()}"
+        f"{n_messages / wall:,.0f} messages/s ({n_messages / storing:,.0f}/s counting storage only); {load_average()}"
     )
     execute("SELECT elasticc_compact_rowcounts()")
     execute("VACUUM ANALYZE")
@@ -201,7 +182,7 @@ def run(n_objects: int, n_messages: int) -> None:
     incr_s = time.perf_counter() - started
     print(
         f"\nmetrics refresh: full {full_s:.2f} s ({n_messages:,} messages = {n_messages / full_s:,.0f}/s), "
-        f"incremental {1000 * incr_s:.0f} ms for {result.messages:,} new messages; {load()}"
+        f"incremental {1000 * incr_s:.0f} ms for {result.messages:,} new messages; {load_average()}"
     )
 
     # Plain static URLs: the pages' server time, without needing collectstatic's manifest.
@@ -265,7 +246,7 @@ def run(n_objects: int, n_messages: int) -> None:
     )
     for label, ms in timings.items():
         print(f"{label:<60}{ms:>10.1f}")
-    print(load())
+    print(load_average())
 
     # ELAsTiCC2's size at the rates and bytes per row measured here.
     forced_rate = report.counts["elasticc_diaforcedsource"] / gen_s
