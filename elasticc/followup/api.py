@@ -238,8 +238,8 @@ class SpectraWantedView(FollowupView):
             raise BodyError("'lim_mag' and 'lim_mag_band' go together", key="lim_mag_band")
         if values["lim_mag_band"] is not None and values["lim_mag_band"] not in selectors.BANDS:
             raise BodyError(f"'lim_mag_band' must be one of {', '.join(selectors.BANDS)}", key="lim_mag_band")
-        rows = selectors.wanted_spectra_by_filters(**values)
-        return HttpResponse(shaping.wanted_spectra_json(rows), content_type="application/json")
+        wanted = selectors.wanted_spectra_by_filters(**values)
+        return HttpResponse(f'{{"status":"ok","wantedspectra":{wanted}}}', content_type="application/json")
 
 
 _PLAN_KEYS = (

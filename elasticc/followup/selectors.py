@@ -17,7 +17,6 @@ one hash partition, sorted once and aggregated into arrays in SQL rather than
 shaped row by row in Python.
 """
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -271,14 +270,15 @@ def wanted_spectra(
     mjd_now: float | None = None,
     lim_mag: float | None = None,
     lim_mag_band: str | None = None,
-) -> list[dict]:
+) -> str:
     """Wanted spectra asked for since `requested_since` that nobody planned
     since `not_claimed_since` (None: plans ignored) or reported with a
     spectrum MJD at or after `no_spectra_since_mjd` (None: reports ignored),
     of objects with a known detection since `detected_since_mjd`; each with
     `latest`: per band, the latest known forced point with S/N > 3 as an AB
-    magnitude, as JSON text (the API embeds it as it is; `latest_decoded`
-    for a page). `lim_mag`/`lim_mag_band` keep objects whose latest such point
+    magnitude. As the JSON text of the list, built by PostgreSQL: the API
+    answers it as it is (10^4 rows shaped in Python took a sixth of the
+    request; bench/followup.py), a page decodes it. `lim_mag`/`lim_mag_band` keep objects whose latest such point
     in that band is at least that bright. One statement."""
     params = {
         "requested_since": requested_since,
@@ -310,37 +310,36 @@ def wanted_spectra(
         latest_by_object AS (
             SELECT h.diaobjectid,
                    json_object_agg(l.filtername, json_build_object('mjd', l.mjd, 'mag', l.mag)
-                                   ORDER BY l.filtername COLLATE "C")::text AS latest,
+                                   ORDER BY l.filtername COLLATE "C") AS latest,
                    min(l.mag) FILTER (WHERE l.filtername = %(lim_mag_band)s) AS limband_mag
             FROM recent h CROSS JOIN LATERAL (
-                SELECT b.filtername, b.mjd, %(zp)s - 2.5 * log(b.psflux::float8) AS mag
+                SELECT b.filtername, b.latest[1] AS mjd, %(zp)s - 2.5 * log(b.latest[2]) AS mag
                 FROM (
-                    SELECT DISTINCT ON (f.filtername) f.filtername, f.midpointtai AS mjd, f.psflux
+                    -- The latest point per band as its largest [time, flux]
+                    -- pair: ~20%% cheaper than DISTINCT ON, whose sort by band
+                    -- and time compares twice the keys (bench/followup.py).
+                    SELECT f.filtername, max(ARRAY[f.midpointtai, f.psflux]) AS latest
                     FROM elasticc_diaforcedsource f
                     WHERE f.diaobjectid = h.diaobjectid AND f.midpointtai <= h.horizon
                       AND f.psflux > 0 AND f.psflux > %(snr)s * f.psfluxerr
-                    ORDER BY f.filtername, f.midpointtai DESC
+                    GROUP BY f.filtername
                 ) b
             ) l
             GROUP BY h.diaobjectid
         )
-        SELECT w.diaobjectid AS oid, o.ra, o.decl AS dec, w.requester AS req, w.priority AS prio,
-               COALESCE(l.latest, '{{}}') AS latest
+        SELECT COALESCE(json_agg(
+                   json_build_object('oid', w.diaobjectid, 'ra', o.ra, 'dec', o.decl, 'req', w.requester,
+                                     'prio', w.priority, 'latest', COALESCE(l.latest, '{{}}'::json))
+                   ORDER BY w.priority DESC, w.diaobjectid, w.requester), '[]')::text AS wanted
         FROM wanted w
         JOIN recent h ON h.diaobjectid = w.diaobjectid
         JOIN elasticc_diaobject o ON o.diaobjectid = w.diaobjectid
         LEFT JOIN latest_by_object l ON l.diaobjectid = w.diaobjectid
         WHERE %(lim_mag)s::float8 IS NULL OR l.limband_mag <= %(lim_mag)s
-        ORDER BY w.priority DESC, w.diaobjectid, w.requester
         """,
         params,
     )
-    return rows
-
-
-def latest_decoded(rows: list[dict]) -> list[dict]:
-    """Wanted spectra with `latest` as a dict (band -> {"mjd", "mag"}), for a page."""
-    return [{**row, "latest": json.loads(row["latest"])} for row in rows]
+    return rows[0]["wanted"]
 
 
 def wanted_spectra_by_filters(
@@ -353,7 +352,7 @@ def wanted_spectra_by_filters(
     lim_mag: float | None = None,
     lim_mag_band: str | None = None,
     mjd_now: float | None = None,
-) -> list[dict]:
+) -> str:
     """`wanted_spectra` with the windows of the spectrawanted API (and the
     follow-up page): requests of the last 14 days, plans of the last 7 days
     (wall clock: people make them now), detections in the last 14 days and

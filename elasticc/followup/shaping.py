@@ -71,15 +71,3 @@ def light_curves_json(chunks: Iterable[list[dict]], *, return_format: int, inclu
             separator = b","
         yield b"[]" if separator == b"[" else b"]"
     yield b"}"
-
-
-def wanted_spectra_json(rows: list[dict]) -> bytes:
-    """The spectrawanted answer, each row's `latest` embedded as the JSON text it is."""
-    objects = b",".join(
-        orjson.dumps({key: row[key] for key in ("oid", "ra", "dec", "req", "prio")})[:-1]
-        + b',"latest":'
-        + row["latest"].encode()
-        + b"}"
-        for row in rows
-    )
-    return b'{"status":"ok","wantedspectra":[' + objects + b"]}"

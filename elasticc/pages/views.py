@@ -3,6 +3,7 @@ counters), metrics from `elasticc.metrics.readers` (incrementally maintained
 aggregates), so no page request scans a big table. Charts are drawn in the
 browser by the vendored plotly.js from data passed with `json_script`."""
 
+import json
 from urllib.parse import urlencode
 
 from django import forms
@@ -506,9 +507,7 @@ class FollowupView(LoginRequiredMixin, View):
             "form": form,
             "facility": facility or "",
             # Never a list for other filters than the form shows: none until they are corrected.
-            "wanted": followup_selectors.latest_decoded(followup_selectors.wanted_spectra_by_filters(**filters))
-            if valid
-            else None,
+            "wanted": json.loads(followup_selectors.wanted_spectra_by_filters(**filters)) if valid else None,
             "plans": followup_selectors.current_plans(facility=facility),
             "reports": followup_selectors.known_spectra(facility=facility)[-REPORTS_SHOWN:][::-1],
             "class_names": selectors.class_names(taxonomy=ELASTICC2),
