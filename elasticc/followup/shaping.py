@@ -1,6 +1,6 @@
 """JSON shapes of the follow-up answers (followup.md), from selector rows.
 
-A light curve comes out of PostgreSQL as JSON text (`selectors._light_curves`)
+A light curve comes out of PostgreSQL as JSON (`selectors._light_curves`)
 and is embedded here as it is, so a large answer is assembled from a few
 strings per object and streamed chunk by chunk, never built from Python
 floats (525,000 points took ~1 s that way; bench/followup.py).
@@ -31,8 +31,8 @@ def _object(row: dict, *, include_hostinfo: bool) -> dict[str, Any]:
 
 
 def _photometry(row: dict) -> bytes:
-    """`"mjd":[...],"band":[...],...` of one object, from its JSON text."""
-    return b",".join(b'"%s":%s' % (key.encode(), row[key].encode()) for key in PHOTOMETRY_COLUMNS)
+    """`"mjd":[...],"band":[...],...` of one object, from its JSON bytes."""
+    return b",".join(b'"%s":%s' % (key.encode(), row[key]) for key in PHOTOMETRY_COLUMNS)
 
 
 def _object_json(row: dict, *, return_format: int, include_hostinfo: bool) -> bytes:
@@ -48,7 +48,7 @@ def _columns_json(rows: list[dict], *, include_hostinfo: bool) -> bytes:
     keys = [*OBJECT_KEYS, *(HOST_COLUMNS if include_hostinfo else ())]
     scalars = orjson.dumps({key: [obj[key] for obj in objects] for key in keys})[:-1]
     photometry = b",".join(
-        b'"%s":[%s]' % (key.encode(), b",".join(row[key].encode() for row in rows)) for key in PHOTOMETRY_COLUMNS
+        b'"%s":[%s]' % (key.encode(), b",".join(row[key] for row in rows)) for key in PHOTOMETRY_COLUMNS
     )
     return scalars + b"," + photometry + b"}"
 

@@ -10,7 +10,7 @@ from elasticc.followup import selectors
 
 
 def rows(chunks: selectors.LightCurveChunks) -> list[dict]:
-    """The rows of a light-curve answer, photometry decoded from its JSON text."""
+    """The rows of a light-curve answer, photometry decoded from its JSON."""
     return [
         {**row, **{key: json.loads(row[key]) for key in selectors.PHOTOMETRY_COLUMNS}}
         for chunk in chunks
