@@ -118,7 +118,7 @@ def backend_pids(exclude_self: bool = True) -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def run_brokerpoll(bootstrap: str, topic: str, n: int, processes: int = 1) -> dict[str, float]:
+def run_brokerpoll(bootstrap: str, topic: str, n: int, processes: int = 1, batch_size: int = 5000) -> dict[str, float]:
     """`processes` brokerpoll processes in one fresh consumer group until all
     `n` messages are rows; steady state is timed from the first stored row."""
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "LOG_LEVEL": "INFO"}
@@ -127,7 +127,8 @@ def run_brokerpoll(bootstrap: str, topic: str, n: int, processes: int = 1) -> di
     logs[0].parent.mkdir(exist_ok=True)
     started = time.perf_counter()
     command = [sys.executable, "manage.py", "brokerpoll", "--config", "", "--topic", topic, "--group", group,
-               "--session-timeout-ms", "6000", "--max-idle", "5", "--report-every", "10"]  # fmt: skip
+               "--session-timeout-ms", "6000", "--max-idle", "5", "--report-every", "10",
+               "--batch-size", str(batch_size)]  # fmt: skip
     running = []
     for log in logs:
         with open(log, "w") as out:
@@ -364,6 +365,7 @@ def main() -> None:
     parser.add_argument("--store-probe", action="store_true")
     parser.add_argument("--probe-only", action="store_true", help="with --store-probe: stop after it")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of the benchmark topic")
+    parser.add_argument("--batch-size", type=int, default=5000, help="brokerpoll --batch-size (per transaction)")
     parser.add_argument(
         "--processes", default="1,2", help="brokerpoll process counts to run in one consumer group, e.g. 1,2"
     )
@@ -392,7 +394,7 @@ def main() -> None:
     rates = {}
     for processes in counts:
         empty_broker_tables()
-        run = run_brokerpoll(bootstrap, topic, n, processes)
+        run = run_brokerpoll(bootstrap, topic, n, processes, args.batch_size)
         rates[processes] = run["steady_msgs"] / run["steady_s"]
         print(
             f"brokerpoll x{processes}: {n:,} messages in {run['total_s']:.1f} s from process start "

@@ -55,7 +55,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset", action="store_true", help="start from the earliest offsets on first assignment (this run)"
         )
-        parser.add_argument("--batch-size", type=int, default=1000, help="messages per transaction (max)")
+        parser.add_argument(
+            "--batch-size", type=int, default=PollOptions.batch_size, help="messages per transaction (max)"
+        )
         parser.add_argument("--batch-timeout", type=float, default=1.0, help="seconds to wait to fill a batch")
         parser.add_argument(
             "--max-idle", type=float, default=None, help="exit once every source has had no messages this long"
