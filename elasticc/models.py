@@ -56,7 +56,8 @@ class DiaSource(models.Model):
     """A detection: one difference-image source, and the trigger of one alert."""
 
     diasourceid = models.BigIntegerField(primary_key=True)
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    # No index of its own: `elasticc_diasource_obj_t` starts with it.
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", db_index=False)
     ccdvisitid = models.BigIntegerField(null=True)
     parentdiasourceid = models.BigIntegerField(null=True)
     midpointtai = models.FloatField()
@@ -111,8 +112,10 @@ class DiaAlert(models.Model):
     """An alert: one per source; `alertsenttimestamp` is set once streamed."""
 
     alertid = models.BigIntegerField(primary_key=True)
-    diasource = models.ForeignKey(DiaSource, on_delete=models.CASCADE, db_column="diasourceid")
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    # Indexed once each, by the named indexes below (Django's automatic
+    # foreign-key indexes doubled them: ~60 bytes per alert, bench/scale.py).
+    diasource = models.ForeignKey(DiaSource, on_delete=models.CASCADE, db_column="diasourceid", db_index=False)
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", db_index=False)
     alertsenttimestamp = models.DateTimeField(null=True)
 
     class Meta:
@@ -424,7 +427,8 @@ class WantedSpectrum(models.Model):
     One row per (object, requester): asking again replaces priority, user and time."""
 
     wantedspectrumid = models.BigAutoField(primary_key=True)
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    # No index of its own: the unique (object, requester) leads with it.
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", db_index=False)
     requester = models.TextField()
     priority = models.SmallIntegerField(help_text="0..5, 5 the most urgent.")
     user = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, db_column="userid")
@@ -448,7 +452,8 @@ class PlannedSpectrum(models.Model):
     """A facility plans to take a spectrum of an object; one plan per (object, facility)."""
 
     plannedspectrumid = models.BigAutoField(primary_key=True)
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    # No index of its own: the unique (object, facility) leads with it.
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", db_index=False)
     facility = models.TextField()
     plantime = models.DateTimeField()
     comment = models.TextField(blank=True, default="")
@@ -471,7 +476,8 @@ class SpectrumInfo(models.Model):
     ELAsTiCC2 classId, as reported by a facility."""
 
     spectruminfoid = models.BigAutoField(primary_key=True)
-    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid")
+    # No index of its own: the `elasticc_spectruminfo_obj` leads with it.
+    diaobject = models.ForeignKey(DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", db_index=False)
     facility = models.TextField()
     mjd = models.FloatField()
     z = models.FloatField(null=True)

@@ -96,6 +96,30 @@ def _new_classifier(name: str) -> int:
     )[0][0]
 
 
+def test_no_index_is_covered_by_another():
+    """Every plain b-tree index earns its write cost: none has key columns
+    that lead another index on the same table (Django's automatic
+    foreign-key indexes doubled two of elasticc_diaalert's and one of
+    elasticc_diasource's, found by bench/scale.py's bytes per row)."""
+    covered = _fetch(
+        """
+        SELECT a.indexrelid::regclass::text, b.indexrelid::regclass::text
+        FROM pg_index a
+        JOIN pg_index b ON b.indrelid = a.indrelid AND b.indexrelid <> a.indexrelid
+        JOIN pg_class t ON t.oid = a.indrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public'
+        JOIN pg_class ai ON ai.oid = a.indexrelid
+        JOIN pg_am am ON am.oid = ai.relam AND am.amname = 'btree'
+        WHERE t.relname LIKE 'elasticc%%'
+          AND NOT a.indisunique AND a.indpred IS NULL AND a.indexprs IS NULL
+          AND b.indpred IS NULL AND b.indexprs IS NULL
+          AND a.indnkeyatts <= b.indnkeyatts
+          AND (a.indkey::int2[])[0:a.indnkeyatts - 1] = (b.indkey::int2[])[0:a.indnkeyatts - 1]
+        """
+    )
+    assert covered == [], covered
+
+
 def test_registering_a_classifier_creates_its_partition():
     classifierid = _new_classifier("brandnew")
     partition = f"elasticc_brokerclassification_c{classifierid}"
