@@ -7,8 +7,9 @@
 and 10^8 classifications (synthetic v0_9_1 broker messages, 7
 classifications each, two classifiers, about the loaded alerts) stored
 through the production path (`parse_avro_record` + `store_broker_messages`,
-batches of 1,000). Everything scales with `--scale`; 1.0 needs ~60 GB of disk
-and hours, so on a shared machine run a small factor.
+in batches of brokerpoll's default size). Everything scales with `--scale`;
+1.0 needs ~60 GB of disk and ~50 minutes on 2 cores (bench/README.md), so
+on a shared machine run a small factor.
 
 It reports
 - generation and load rates (rows/s, messages/s);
@@ -90,12 +91,14 @@ def broker_records(alerts: list[tuple[int, int]], start: int, n: int) -> list[di
 def ingest(alerts: list[tuple[int, int]], start: int, n: int) -> tuple[float, float]:
     """Store n synthetic broker messages (Kafka offsets start..start+n) through
     the production path; returns (wall seconds, seconds of it in storage)."""
+    from elasticc.brokers.kafka_consumer import PollOptions
     from elasticc.brokers.parsing import MessageOrigin, parse_avro_record
     from elasticc.brokers.storage import store_broker_messages
 
     began, storing = time.perf_counter(), 0.0
-    for chunk in range(start, start + n, 1000):
-        size = min(1000, start + n - chunk)
+    per_batch = PollOptions.batch_size
+    for chunk in range(start, start + n, per_batch):
+        size = min(per_batch, start + n - chunk)
         batch = [
             parse_avro_record(r, schema_version="v0_9_1", origin=MessageOrigin("scale", 0, chunk + i, None))
             for i, r in enumerate(broker_records(alerts, chunk, size))
