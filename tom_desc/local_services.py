@@ -60,13 +60,26 @@ def wait_for_port(host: str, port: int, seconds: float, what: str) -> None:
 
 
 def pid_alive(pid: int) -> bool:
+    """True for a live process; a zombie (exited, not yet reaped) is not one."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def pid_command(pid: int) -> str:
+    """The command line of pid, or "" where /proc cannot say."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 # --- PostgreSQL -------------------------------------------------------------
@@ -279,11 +292,38 @@ class Tansu:
             pid = int(self.pidfile.read_text().strip())
         except ValueError:
             return None
-        return pid if pid_alive(pid) else None
+        if not pid_alive(pid):
+            return None
+        command = pid_command(pid)
+        # A pid file outliving its broker may name an unrelated process by now.
+        return pid if not command or "tansu" in command else None
+
+    def _answers(self, pid: int, seconds: float = 5) -> bool:
+        """Whether the broker of pid answers on its port (it may still be starting)."""
+        deadline = time.monotonic() + seconds
+        while pid_alive(pid) and time.monotonic() < deadline:
+            if port_open("127.0.0.1", self.port):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def _stop(self, pid: int) -> None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.pidfile.unlink(missing_ok=True)
 
     def up(self) -> str:
-        if self.running_pid():
-            return f"Kafka (tansu) already running on {self.bootstrap}"
+        pid = self.running_pid()
+        if pid:
+            if self._answers(pid):
+                return f"Kafka (tansu) already running on {self.bootstrap}"
+            # Alive but silent: a broker on its way out (or hung) would make
+            # every client fail, so replace it rather than report it running.
+            self._stop(pid)
         if port_open("127.0.0.1", self.port):
             raise ServiceError(
                 f"port {self.bootstrap} is taken by another program; set DESC_KAFKA_PORT to a free "
@@ -322,13 +362,7 @@ class Tansu:
         if not pid:
             self.pidfile.unlink(missing_ok=True)
             return "Kafka (tansu) not running"
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        self.pidfile.unlink(missing_ok=True)
+        self._stop(pid)
         return f"Kafka (tansu) on {self.bootstrap} stopped"
 
     def status(self) -> str:
