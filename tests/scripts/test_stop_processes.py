@@ -5,7 +5,11 @@ names the process that would not stop."""
 import subprocess
 import time
 
+import pytest
+
 from tom_desc.local_services import BASE_DIR
+
+pytestmark = pytest.mark.slow
 
 LIB = BASE_DIR / "scripts" / "lib" / "stop_processes.sh"
 
