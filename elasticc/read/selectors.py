@@ -176,9 +176,9 @@ def object_truth(*, diaobjectid: int) -> dict | None:
     """The object's SNANA truth row with its true classId, or None."""
     rows = _rows(
         "SELECT t.*, (SELECT min(g.classid) FROM elasticc_gentypeofclassid g "
-        "WHERE g.gentype = t.gentype AND g.taxonomy = 'elasticc') "
+        "WHERE g.gentype = t.gentype AND g.taxonomy = %s) "
         "AS trueclassid FROM elasticc_diaobjecttruth t WHERE t.diaobjectid = %s",
-        [diaobjectid],
+        [ELASTICC, diaobjectid],
     )
     return rows[0] if rows else None
 
