@@ -568,6 +568,7 @@ def main() -> None:
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
+    from elasticc.access.groups import ADMIN_GROUP
     from elasticc.metrics import readers
     from elasticc.metrics.refresh import MODES, refresh_metrics
 
@@ -590,7 +591,7 @@ def main() -> None:
         assert result.messages == 1000, result
 
     user, _ = User.objects.get_or_create(username="bench_pages_admin")
-    user.groups.add(Group.objects.get(name="elasticc_admin"))
+    user.groups.add(Group.objects.get(name=ADMIN_GROUP))
     client = Client()
     client.force_login(user)
     cid = ids[0]

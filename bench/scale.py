@@ -30,12 +30,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-from bench_db import setup_django
+from bench_db import drop_database, setup_django
 from timing import execute, load_average, median_ms, median_seconds
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -149,6 +148,7 @@ def run(n_objects: int, n_messages: int) -> None:
     from django.contrib.auth.models import Group, User
     from django.test import Client, override_settings
 
+    from elasticc.access.groups import ADMIN_GROUP
     from elasticc.ingest.synthetic import generate_elasticc_data
     from elasticc.metrics.refresh import refresh_metrics
     from elasticc.read.counts import row_counts
@@ -195,7 +195,7 @@ def run(n_objects: int, n_messages: int) -> None:
     }
     override_settings(STORAGES=storages).enable()
     user, _ = User.objects.get_or_create(username="bench_scale_admin")
-    user.groups.add(Group.objects.get(name="elasticc_admin"))
+    user.groups.add(Group.objects.get(name=ADMIN_GROUP))
     client = Client()
     client.force_login(user)
 
@@ -277,20 +277,10 @@ def run(n_objects: int, n_messages: int) -> None:
 
 
 def drop(db_name: str) -> None:
-    import psycopg
     from django.db import connections
 
-    from tom_desc.local_services import pg_port
-
     connections.close_all()
-    with psycopg.connect(
-        host=os.environ.get("DB_HOST", "127.0.0.1"),
-        port=int(os.environ.get("DB_PORT", pg_port())),
-        user=os.environ.get("DB_USER", "postgres"),
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+    drop_database(db_name)
     print(f"dropped database {db_name}")
 
 

@@ -31,9 +31,8 @@ import time
 from pathlib import Path
 
 import psutil
-import psycopg
 import requests
-from psycopg import sql
+from bench_db import ensure_database
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -97,15 +96,7 @@ def _env(db: str, rows: int) -> dict[str, str]:
 
 def prepare(env: dict[str, str]) -> str:
     """Create and migrate the database if needed; returns the bench user's API token."""
-    params = {
-        "host": env.get("DB_HOST", "127.0.0.1"),
-        "port": env.get("DB_PORT") or env.get("DESC_PG_PORT") or "55432",
-        "user": env.get("DB_USER", "postgres"),
-        "password": env.get("DB_PASS") or None,
-    }
-    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [env["DB_NAME"]]).fetchone() is None:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(env["DB_NAME"])))
+    ensure_database(env["DB_NAME"])
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)
     # gunicorn serves pages with the hashed static files (the login page the server check fetches).
     subprocess.run([PYTHON, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=BASE_DIR, env=env, check=True)

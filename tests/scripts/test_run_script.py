@@ -15,6 +15,7 @@ import psycopg
 import pytest
 import requests
 from django.db import connection
+from psycopg import sql
 
 from tom_desc.local_services import BASE_DIR, port_open
 
@@ -38,7 +39,7 @@ def fresh_database():
     }
     name = f"test_run_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield {
         "DB_HOST": str(params["HOST"]),
         "DB_PORT": str(params["PORT"]),
@@ -47,7 +48,7 @@ def fresh_database():
         "DB_NAME": name,
     }
     with psycopg.connect(dbname="postgres", autocommit=True, **conninfo) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _login(base: str, username: str, password: str) -> requests.Session:
