@@ -14,7 +14,7 @@ import requests
 from rest_framework.authtoken.models import Token
 
 from tests.builders import make_user
-from tests.kafka_utils import free_port
+from tests.ports import free_port
 from tom_desc.local_services import BASE_DIR, port_open
 
 pytestmark = pytest.mark.slow

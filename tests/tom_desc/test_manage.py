@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.kafka_utils import free_port
+from tests.ports import free_port
 from tom_desc.local_services import BASE_DIR
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from elasticc.models import BrokerClassification, BrokerMessage, RowCountDelta
 from elasticc.read.counts import row_count
-from tests.kafka_utils import CLASSES, encode, make_topic, produce, record
+from tests.kafka_topics import CLASSES, encode, make_topic, produce, record
 from tom_desc.local_services import Tansu
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

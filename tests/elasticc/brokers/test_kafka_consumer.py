@@ -19,7 +19,7 @@ from elasticc.brokers import kafka_consumer
 from elasticc.brokers.kafka_consumer import PollOptions, SourcePoller
 from elasticc.brokers.sources import make_source
 from elasticc.models import BrokerClassification, BrokerMessage
-from tests.kafka_utils import CLASSES, committed_offsets, encode, make_topic, produce, record
+from tests.kafka_topics import CLASSES, committed_offsets, encode, make_topic, produce, record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

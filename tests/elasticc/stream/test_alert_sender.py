@@ -21,7 +21,8 @@ from elasticc.avro import codec as avro_codec
 from elasticc.stream.alert_builder import build_alerts
 from elasticc.stream.alert_sender import SendError, SendOptions, send_alerts
 from tests.builders import load_sample
-from tests.kafka_utils import free_port, read_topic, topic_exists
+from tests.kafka_topics import read_topic, topic_exists
+from tests.ports import free_port
 from tom_desc.local_services import Tansu
 
 pytestmark = pytest.mark.kafka

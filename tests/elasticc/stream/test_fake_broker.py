@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 
 from elasticc.avro import codec as avro_codec
 from elasticc.stream.fake_broker import alert_ids, random_sn_probabilities
-from tests.kafka_utils import read_topic
+from tests.kafka_topics import read_topic
 
 pytestmark = pytest.mark.kafka
 BASE_DIR = Path(__file__).resolve().parents[3]

@@ -1,4 +1,6 @@
-"""Reading whole Kafka topics in tests, without a consumer group.
+"""Kafka topics in tests: creating one, producing broker classifications
+into it, reading a whole topic without a consumer group, a group's committed
+offsets.
 
 Assigning partitions explicitly skips the group join (slow on tansu) and
 reading up to the high watermarks makes "everything that is in the topic"
@@ -7,7 +9,6 @@ exact rather than "whatever arrived before a timeout".
 
 from __future__ import annotations
 
-import socket
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
@@ -16,12 +17,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from elasticc.avro import codec as avro_codec
 
 CLASSES = (111, 112, 113, 114, 115, 135, 131)  # 7 classifications per message
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def topic_exists(bootstrap: str, topic: str) -> bool:

@@ -1,0 +1,10 @@
+"""A free TCP port on 127.0.0.1, for a server a test starts (or a port
+nothing listens on)."""
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
