@@ -3,6 +3,7 @@ cycle use on Ctrl-C: polite first, then a kill after the grace period that
 names the process that would not stop."""
 
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -17,7 +18,8 @@ LIB = BASE_DIR / "scripts" / "lib" / "stop_processes.sh"
 def _run(body: str) -> tuple[subprocess.CompletedProcess, float]:
     script = f"set -euo pipefail\nsource {LIB}\n{body}\n"
     start = time.monotonic()
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    with tempfile.TemporaryDirectory() as scratch:  # the scripts' files stay out of the clone
+        done = subprocess.run(["bash", "-c", script], cwd=scratch, capture_output=True, text=True, timeout=30)
     return done, time.monotonic() - start
 
 
