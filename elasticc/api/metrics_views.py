@@ -304,7 +304,8 @@ class StreamNightsView(MetricsView):
         summary="Alerts sent and broker messages per simulated night (the stream status page)",
         description=(
             "One row per simulated night (floor of the MJD of the alert's source) and series: classifierid null "
-            "for the alerts sent, else that classifier's broker messages about alerts of that night."
+            "for the alerts sent, else that classifier's broker messages about alerts of that night. Zero-filled: "
+            "every night from the first to the last, for each series."
         ),
         parameters=[FORMAT],
         responses={200: ROWS},

@@ -368,16 +368,32 @@ def _collapse(cells: list[tuple[int, int, int]], *, level: str, taxonomy: str) -
     return sorted((t, p, n) for (t, p), n in summed.items() if n)
 
 
+# Every night from the first to the last of either per-night table: a night
+# without alerts or messages is a 0, not a gap a chart would draw across.
+_STREAM_NIGHTS = (
+    "WITH nights AS (SELECT generate_series(min(night), max(night)) AS night FROM ("
+    "  SELECT night FROM elasticc_metricsalertsnight UNION ALL SELECT night FROM elasticc_metricsmessagesnight"
+    ") n) "
+)
+
+
 def stream_nights() -> dict[str, list[dict]]:
     """Per simulated night (floor of the MJD of the alert's source): alerts
     sent, and broker messages per classifier (from the two small per-night
-    tables the refresh keeps)."""
+    tables the refresh keeps), zero-filled: every night from the first to
+    the last of either table, for every classifier with messages."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT night, sum(nsent)::bigint FROM elasticc_metricsalertsnight GROUP BY night ORDER BY night"
+            _STREAM_NIGHTS + "SELECT n.night, COALESCE(sum(a.nsent), 0)::bigint FROM nights n "
+            "LEFT JOIN elasticc_metricsalertsnight a ON a.night = n.night GROUP BY n.night ORDER BY n.night"
         )
         alerts = [{"night": night, "alerts_sent": n} for night, n in cursor.fetchall()]
-        cursor.execute("SELECT classifierid, night, n FROM elasticc_metricsmessagesnight ORDER BY classifierid, night")
+        cursor.execute(
+            _STREAM_NIGHTS + "SELECT c.classifierid, n.night, COALESCE(m.n, 0) FROM "
+            "(SELECT DISTINCT classifierid FROM elasticc_metricsmessagesnight) c CROSS JOIN nights n "
+            "LEFT JOIN elasticc_metricsmessagesnight m ON m.classifierid = c.classifierid AND m.night = n.night "
+            "ORDER BY c.classifierid, n.night"
+        )
         messages = [{"classifierid": cid, "night": night, "messages": n} for cid, night, n in cursor.fetchall()]
     return {"alerts": alerts, "messages": messages}
 

@@ -235,3 +235,33 @@ def test_completeness_by_simulated_night(fixture_ids):
         (DAY1.date(), 4, 4),
         (DAY1.date() + timedelta(days=1), 3, 2),
     ]
+
+
+@pytest.mark.django_db
+def test_stream_nights_are_zero_filled(fixture_ids):
+    """Alerts sent on nights 60000 (4) and 60002 (3), none on 60001: that
+    night is a 0 in every series (a chart drawn through the rows never
+    carries a count across it); B, with messages on 60000 only, gets 0 on
+    the later nights too."""
+    nights = readers.stream_nights()
+    assert [(r["night"], r["alerts_sent"]) for r in nights["alerts"]] == [(60000, 4), (60001, 0), (60002, 3)]
+    messages = {(r["classifierid"], r["night"]): r["messages"] for r in nights["messages"]}
+    a, b = fixture_ids["A"], fixture_ids["B"]
+    assert messages == {
+        (a, 60000): 4,
+        (a, 60001): 0,
+        (a, 60002): 2,
+        (b, 60000): 1,
+        (b, 60001): 0,
+        (b, 60002): 0,
+    }
+    assert [r["classifierid"] for r in nights["messages"]] == sorted([a, a, a, b, b, b])
+
+
+@pytest.mark.django_db
+def test_stream_nights_of_an_empty_stream():
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # rolled back with the test
+        cursor.execute("DELETE FROM elasticc_metricsalertsnight; DELETE FROM elasticc_metricsmessagesnight")
+    assert readers.stream_nights() == {"alerts": [], "messages": []}
