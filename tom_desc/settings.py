@@ -17,6 +17,8 @@ from tom_common.default_settings import (
     TOMTOOLKIT_MIDDLEWARE,
 )
 
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION  # a constant only: no Django import
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DESC_VAR_DIR", BASE_DIR / "var"))
 
@@ -191,7 +193,7 @@ KAFKA_BOOTSTRAP_SERVERS = (
 ALERT_TOPIC = os.environ.get("ALERT_TOPIC", "elasticc-alerts")
 ALERT_DDF_TOPIC = os.environ.get("ALERT_DDF_TOPIC", "")
 ALERT_DDF_LIMITED_TOPIC = os.environ.get("ALERT_DDF_LIMITED_TOPIC", "")
-ALERT_SCHEMA_VERSION = os.environ.get("ALERT_SCHEMA_VERSION", "v0_9_1")
+ALERT_SCHEMA_VERSION = os.environ.get("ALERT_SCHEMA_VERSION", DEFAULT_SCHEMA_VERSION)
 # brokerpoll sources: a JSON/YAML file path; see elasticc/brokers/sources.py.
 BROKERPOLL_CONFIG = os.environ.get("BROKERPOLL_CONFIG", "")
 # Classifiers one broker account may register over REST PUT (abuse bound:

@@ -23,6 +23,7 @@ from elasticc.avro.columns import (
     avro_fields,
     column,
 )
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION
 from elasticc.models import BrokerMessage, DiaForcedSource, DiaObject, DiaObjectTruth, DiaSource, DiaTruth
 
 _FIELD_TYPES: dict[type, type] = {
@@ -176,15 +177,15 @@ class BrokerMessageSerializer(BrokerMessageRowSerializer):
 # elsewhere (alerts by elasticc.stream.alert_builder, JSON documents by selectors).
 
 AlertDiaSourceSerializer = row_serializer(
-    "AlertDiaSourceSerializer", DiaSource, _avro_pairs(avro_fields(DIASOURCE_AVRO_FIELDS, "v0_9_1"))
+    "AlertDiaSourceSerializer", DiaSource, _avro_pairs(avro_fields(DIASOURCE_AVRO_FIELDS, DEFAULT_SCHEMA_VERSION))
 )
 AlertDiaForcedSourceSerializer = row_serializer(
     "AlertDiaForcedSourceSerializer",
     DiaForcedSource,
-    _avro_pairs(avro_fields(DIAFORCEDSOURCE_AVRO_FIELDS, "v0_9_1")),
+    _avro_pairs(avro_fields(DIAFORCEDSOURCE_AVRO_FIELDS, DEFAULT_SCHEMA_VERSION)),
 )
 AlertDiaObjectSerializer = row_serializer(
-    "AlertDiaObjectSerializer", DiaObject, _avro_pairs(avro_fields(DIAOBJECT_AVRO_FIELDS, "v0_9_1"))
+    "AlertDiaObjectSerializer", DiaObject, _avro_pairs(avro_fields(DIAOBJECT_AVRO_FIELDS, DEFAULT_SCHEMA_VERSION))
 )
 
 

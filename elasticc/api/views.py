@@ -28,6 +28,7 @@ from rest_framework.viewsets import GenericViewSet
 from elasticc.api import filters, serializers
 from elasticc.api.pagination import KeysetPagination
 from elasticc.api.permissions import IsElasticcAdmin, IsElasticcBrokerOrReadOnly
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION
 from elasticc.brokers.parsing import BrokerMessageError, parse_broker_messages
 from elasticc.brokers.storage import (
     Account,
@@ -51,7 +52,6 @@ from elasticc.taxonomy.taxonomies import ELASTICC2
 from tom_desc.api.renderers import ORJSONRenderer
 
 RENDERERS = [ORJSONRenderer, BrowsableAPIRenderer]
-ALERT_SCHEMA_VERSION = "v0_9_1"
 MAX_MESSAGES_PER_REQUEST = 1000
 
 
@@ -196,7 +196,7 @@ class DiaAlertViewSet(KeysetListViewSet):
 
     def rows_to_data(self, rows: list) -> list:
         alerts = alert_builder.build_alerts(
-            alert_ids=[alert_id for alert_id, _ in rows], schema_version=ALERT_SCHEMA_VERSION
+            alert_ids=[alert_id for alert_id, _ in rows], schema_version=DEFAULT_SCHEMA_VERSION
         )
         sent_field = serializers.DiaAlertSerializer().fields["alertSentTimestamp"]
         sent = dict(rows)

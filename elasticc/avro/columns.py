@@ -6,6 +6,8 @@ order once for everything that moves rows in bulk (COPY loaders, the alert
 builder's SELECTs, the REST serializers), so the three never drift apart.
 """
 
+from elasticc.avro.versions import check_schema_version
+
 HOSTGAL_AVRO_FIELDS: tuple[str, ...] = tuple(
     f"{prefix}_{suffix}"
     for prefix in ("hostgal", "hostgal2")
@@ -88,11 +90,9 @@ def column(avro_name: str) -> str:
 
 def avro_fields(fields: tuple[str, ...], schema_version: str) -> tuple[str, ...]:
     """The Avro fields of a record in `schema_version` ('v0_9' or 'v0_9_1')."""
-    if schema_version == "v0_9":
+    if check_schema_version(schema_version) == "v0_9":
         return fields
-    if schema_version == "v0_9_1":
-        return tuple(f for f in fields if f not in V0_9_1_ONLY_MISSING)
-    raise ValueError(f"unknown schema version {schema_version!r} (expected v0_9 or v0_9_1)")
+    return tuple(f for f in fields if f not in V0_9_1_ONLY_MISSING)
 
 
 DIAOBJECT_COLUMNS: tuple[str, ...] = (*map(column, DIAOBJECT_AVRO_FIELDS), "isddf")

@@ -49,7 +49,7 @@ from elasticc.avro.columns import (
     DIASOURCE_AVRO_FIELDS,
     column,
 )
-from elasticc.avro.versions import check_schema_version
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, check_schema_version
 from elasticc.ingest.bulk_copy import LoadReport, arrow_table, insert_idempotent
 
 __all__ = ["AlertFormatError", "load_alert_files"]
@@ -293,7 +293,7 @@ def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: i
 def load_alert_files(
     *,
     paths: Sequence[Path],
-    schema_version: str = "v0_9_1",
+    schema_version: str = DEFAULT_SCHEMA_VERSION,
     dry_run: bool = False,
     progress: bool = False,
     batch_alerts: int = 20_000,

@@ -53,7 +53,7 @@ from elasticc.avro.columns import (
     avro_fields,
     column,
 )
-from elasticc.avro.versions import check_schema_version
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, check_schema_version
 from elasticc.postgres.array_literals import number_array
 
 # No forced photometry for an alert this close (days) to the first detection.
@@ -233,7 +233,7 @@ def _fetch_history(
 
 
 def build_alerts(
-    *, alert_ids: Sequence[int], schema_version: str = "v0_9_1", history_days: float = 365.0
+    *, alert_ids: Sequence[int], schema_version: str = DEFAULT_SCHEMA_VERSION, history_days: float = 365.0
 ) -> list[dict]:
     """The Avro-ready alert dicts (camelCase keys) of `alert_ids`, in that
     order; ids not in `elasticc_diaalert` are omitted.
@@ -272,7 +272,7 @@ def build_alerts(
 
 
 def build_alert_payloads(
-    *, alert_ids: Sequence[int], schema_version: str = "v0_9_1", history_days: float = 365.0
+    *, alert_ids: Sequence[int], schema_version: str = DEFAULT_SCHEMA_VERSION, history_days: float = 365.0
 ) -> list[tuple[int, bytes]]:
     """(alertId, schemaless Avro bytes) of `alert_ids`, in that order, equal
     to `avro_codec.encode(build_alerts(...)[i], "alert", schema_version)`.

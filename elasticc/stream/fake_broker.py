@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, Producer
 
 from elasticc.avro.codec import encode_many
-from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, check_schema_version
 from elasticc.stream.kafka_errors import log_kafka_error
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,7 @@ def classify(
         "brokerName": BROKER_NAME,
         "brokerVersion": BROKER_VERSION,
     }
-    if schema_version not in TAXONOMY_OF_SCHEMA:
-        raise ValueError(f"unknown schema version {schema_version!r}")
+    check_schema_version(schema_version)
     nugent = [(TAXONOMY_OF_SCHEMA[schema_version][0], 1.0)]
     random_sn = random_sn_probabilities(rng, schema_version=schema_version)
     if schema_version == "v0_9":

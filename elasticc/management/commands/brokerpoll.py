@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, SCHEMA_VERSIONS
 from elasticc.brokers.kafka_consumer import PollOptions, poll_sources
 from elasticc.brokers.partitions import attach_pending_partitions
 from elasticc.brokers.sources import BrokerpollConfigError, load_sources, make_source
@@ -49,7 +49,9 @@ class Command(BaseCommand):
             "--server", default=None, help="ad hoc source: bootstrap servers (default: KAFKA_BOOTSTRAP_SERVERS)"
         )
         parser.add_argument("--topic", action="append", default=[], help="ad hoc source: topic or ^regex (repeatable)")
-        parser.add_argument("--schema", default="v0_9_1", choices=SCHEMA_VERSIONS, help="ad hoc source: schema")
+        parser.add_argument(
+            "--schema", default=DEFAULT_SCHEMA_VERSION, choices=SCHEMA_VERSIONS, help="ad hoc source: schema"
+        )
         parser.add_argument("--group", default="desc-tom-brokerpoll", help="ad hoc source: consumer group id")
         parser.add_argument("--name", default="cmdline", help="ad hoc source: name in logs")
         parser.add_argument(

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, SCHEMA_VERSIONS
 from elasticc.stream.fake_broker import FakeBrokerOptions, run_fake_broker
 from tom_desc.commands.stop_signals import stop_requested_by_signals
 
@@ -23,7 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--dest-kafka-server", help="server for --dest-topic (default: --kafka-server)")
         parser.add_argument("--group", default="fakebroker", help="consumer group id (default %(default)s)")
         parser.add_argument(
-            "--schema", choices=SCHEMA_VERSIONS, default="v0_9_1", help="brokerClassification message format"
+            "--schema",
+            choices=SCHEMA_VERSIONS,
+            default=DEFAULT_SCHEMA_VERSION,
+            help="brokerClassification message format",
         )
         parser.add_argument("--max-messages", type=int, help="stop after reading this many alerts")
         parser.add_argument("--idle-exit", type=float, help="stop after this many seconds without alerts")

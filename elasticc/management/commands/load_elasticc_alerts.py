@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from elasticc.avro.versions import SCHEMA_VERSIONS
+from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, SCHEMA_VERSIONS
 from elasticc.ingest.alert_files import load_alert_files
 from elasticc.management.loader_output import end_loader_command
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schema",
             choices=SCHEMA_VERSIONS,
-            default="v0_9_1",
+            default=DEFAULT_SCHEMA_VERSION,
             help="schema version of schemaless alerts (default %(default)s)",
         )
         parser.add_argument("--dry-run", action="store_true", help="decode and count, write nothing")
