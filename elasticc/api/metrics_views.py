@@ -29,10 +29,10 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from elasticc.access.groups import may_see_truth
-from elasticc.metrics import readers
+from elasticc.metrics import charts, readers
 from elasticc.metrics.refresh import DAYS_AFTER_DETECTION, MODES
 from elasticc.models import DiaObject
-from elasticc.pages.forms import ComparisonForm, MetricsForm
+from elasticc.pages.forms import ComparisonForm, MetricsForm, PairForm
 from elasticc.read import selectors
 from tom_desc.api.renderers import CSVRenderer, ORJSONRenderer, csv_rows_chunks, json_rows_chunks
 
@@ -174,6 +174,40 @@ class ComparisonClassesView(MetricsView):
         )
 
 
+class PairF1View(MetricsView):
+    """The per-class F1 difference of the A-vs-B view (truth-derived)."""
+
+    permission_classes = [IsAuthenticated, MaySeeTruth]
+    download_name = "classifier_pair_f1"
+
+    @extend_schema(
+        summary="Per-class F1 of two classifiers and B minus A (the A-vs-B view, truth-derived)",
+        description=(
+            "One row per class true or predicted by either classifier, each evaluated in its own taxonomy at the "
+            'level asked: classid, class ("classId name"), a and b (F1; 0 for a class that classifier never saw), '
+            "diff (b - a). The two confusion matrices: /elasticc/metricsdata/<id>/confusion/ of each."
+        ),
+        parameters=[
+            OpenApiParameter("a", int, required=True, description="classifier A (classifierId)"),
+            OpenApiParameter("b", int, required=True, description="classifier B (classifierId)"),
+            MODE,
+            LEVEL,
+            FORMAT,
+        ],
+        responses={200: ROWS, 403: TRUTH_403},
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        params = self.cleaned(PairForm(request.query_params))
+        a, b = self.classifier(params["a"]), self.classifier(params["b"])
+        for side, classifier in (("A", a), ("B", b)):
+            taxonomy = classifier["evaluatedtaxonomy"]
+            if params["level"] not in readers.levels_of(taxonomy):
+                raise ValidationError(
+                    {"level": [f"classifier {side}'s {taxonomy} taxonomy has no {params['level']} level"]}
+                )
+        return self.rows_response(charts.f1_difference(a=a, b=b, mode=params["mode"], level=params["level"]))
+
+
 class DelaysView(MetricsView):
     download_name = "delays"
 
@@ -279,6 +313,23 @@ class ObjectAlertsView(ObjectRowsView):
     )
     def get(self, request: Request, diaobjectid: int) -> StreamingHttpResponse:
         return self.object_rows(diaobjectid, selectors.iter_object_alerts(diaobjectid=diaobjectid))
+
+
+class ObjectLightCurveView(ObjectRowsView):
+    download_name = "object_lightcurve"
+
+    @extend_schema(
+        summary="The light curve of one diaObject (the chart of its page)",
+        description=(
+            "One row per point, by MJD: kind (detection: a diaSource; forced: a diaForcedSource), id (its "
+            "diaSourceId or diaForcedSourceId), midpointtai, filtername, psflux and psfluxerr (nJy), snr (detections "
+            "only). The paginated REST lists: /elasticc/diasource/ and /elasticc/diaforcedsource/ ?diaObjectId=."
+        ),
+        parameters=[FORMAT],
+        responses={200: ROWS},
+    )
+    def get(self, request: Request, diaobjectid: int) -> StreamingHttpResponse:
+        return self.object_rows(diaobjectid, selectors.iter_object_light_curve(diaobjectid=diaobjectid))
 
 
 class ObjectClassificationsView(ObjectRowsView):

@@ -39,6 +39,7 @@ urlpatterns = [
     path("metricsdata/comparison/", metrics_views.ComparisonView.as_view(), name="metrics-comparison"),
     path("metricsdata/stream/nights/", metrics_views.StreamNightsView.as_view(), name="metrics-stream-nights"),
     path("metricsdata/stream/lag/", metrics_views.StreamLagView.as_view(), name="metrics-stream-lag"),
+    path("metricsdata/pair/f1/", metrics_views.PairF1View.as_view(), name="metrics-pair-f1"),
     path(
         "metricsdata/comparison/classes/",
         metrics_views.ComparisonClassesView.as_view(),
@@ -58,6 +59,11 @@ urlpatterns = [
     ),
     path(
         "metricsdata/object/<int:diaobjectid>/alerts/", metrics_views.ObjectAlertsView.as_view(), name="object-alerts"
+    ),
+    path(
+        "metricsdata/object/<int:diaobjectid>/lightcurve/",
+        metrics_views.ObjectLightCurveView.as_view(),
+        name="object-lightcurve",
     ),
     path(
         "metricsdata/object/<int:diaobjectid>/classifications/",

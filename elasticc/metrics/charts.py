@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from elasticc.metrics.readers import confusion
+from elasticc.metrics.readers import confusion, scores
+from elasticc.read.selectors import class_names
 from elasticc.taxonomy.taxonomies import ELASTICC
 
 
@@ -37,3 +38,28 @@ def confusion_matrix(
         "z": z,
         "objects": sum(n for _, _, n in cells),
     }
+
+
+def f1_difference(*, a: dict, b: dict, mode: str, level: str) -> list[dict]:
+    """Per class true or predicted by either of two classifiers (rows of
+    `selectors.classifiers`), each in its own taxonomy at `level`: F1 of A,
+    of B (0 for a class a classifier never saw) and B minus A, by class
+    label ("classId name")."""
+    f1: dict[tuple[int, str], dict[str, float]] = {}
+    for side, classifier in (("a", a), ("b", b)):
+        taxonomy = classifier["evaluatedtaxonomy"]
+        names = class_names(taxonomy=taxonomy)
+        cells = confusion(classifierid=classifier["classifierid"], mode=mode, level=level, taxonomy=taxonomy)
+        for entry in scores(cells)["per_class"]:
+            classid = entry["classid"]
+            f1.setdefault((classid, f"{classid} {names.get(classid, '?')}"), {})[side] = entry["f1"]
+    return [
+        {
+            "classid": classid,
+            "class": key,
+            "a": by.get("a", 0.0),
+            "b": by.get("b", 0.0),
+            "diff": by.get("b", 0.0) - by.get("a", 0.0),
+        }
+        for (classid, key), by in sorted(f1.items(), key=lambda item: item[0][1])
+    ]

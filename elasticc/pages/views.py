@@ -282,21 +282,15 @@ class ClassifierPairView(TruthRequiredMixin, View):
 
 def _pair_charts(a: dict, b: dict, params: dict) -> dict:
     """Both matrices (normalised by true class) and F1 of B minus F1 of A per class."""
-    result: dict = {"matrices": [], "f1": {}}
-    for side, classifier in (("a", a), ("b", b)):
+    result: dict = {"matrices": []}
+    for classifier in (a, b):
         taxonomy = classifier["evaluatedtaxonomy"]
         names = selectors.class_names(taxonomy=taxonomy)
         common = {"classifierid": classifier["classifierid"], "mode": params["mode"], "level": params["level"]}
         matrix = charts.confusion_matrix(**common, norm="true", names=names, taxonomy=taxonomy)
         matrix["label"] = _classifier_label(classifier, classifier["classifierid"])
         result["matrices"].append(matrix)
-        per_class = readers.scores(readers.confusion(**common, taxonomy=taxonomy))["per_class"]
-        for entry in per_class:
-            result["f1"].setdefault(f"{entry['classid']} {names.get(entry['classid'], '?')}", {})[side] = entry["f1"]
-    result["f1_diff"] = [
-        {"class": key, "a": f1.get("a", 0.0), "b": f1.get("b", 0.0), "diff": f1.get("b", 0.0) - f1.get("a", 0.0)}
-        for key, f1 in sorted(result.pop("f1").items())
-    ]
+    result["f1_diff"] = charts.f1_difference(a=a, b=b, mode=params["mode"], level=params["level"])
     return result
 
 

@@ -134,6 +134,18 @@ def object_light_curve(*, diaobjectid: int) -> dict[str, list[dict]]:
     }
 
 
+def iter_object_light_curve(*, diaobjectid: int) -> Generator[dict, None, None]:
+    """`object_light_curve` as one table through a server-side cursor (its
+    download): detections and forced photometry by MJD, `kind` telling which."""
+    return _iter_rows(
+        "SELECT 'detection' AS kind, diasourceid AS id, midpointtai, filtername, psflux, psfluxerr, snr "
+        "FROM elasticc_diasource WHERE diaobjectid = %s "
+        "UNION ALL SELECT 'forced', diaforcedsourceid, midpointtai, filtername, psflux, psfluxerr, NULL "
+        "FROM elasticc_diaforcedsource WHERE diaobjectid = %s ORDER BY midpointtai, kind, id",
+        [diaobjectid, diaobjectid],
+    )
+
+
 OBJECT_ALERTS_SQL = (
     "SELECT a.alertid, a.diasourceid, s.midpointtai, s.filtername, a.alertsenttimestamp "
     "FROM elasticc_diaalert a JOIN elasticc_diasource s ON s.diasourceid = a.diasourceid "

@@ -132,6 +132,8 @@ def test_metrics_endpoints_are_in_the_openapi_schema(client_for, plain_user):
         "/elasticc/metricsdata/{classifierid}/completeness/",
         "/elasticc/metricsdata/{classifierid}/confusion/",
         "/elasticc/metricsdata/{classifierid}/trueprob/",
+        "/elasticc/metricsdata/pair/f1/",
+        "/elasticc/metricsdata/object/{diaobjectid}/lightcurve/",
     ):
         assert path in schema["paths"], path
         assert schema["paths"][path]["get"]["summary"]
@@ -200,3 +202,55 @@ def test_openapi_lists_the_modes_and_axes(client_for, plain_user):
     completeness = "/elasticc/metricsdata/{classifierid}/completeness/"
     assert sorted(parameter(completeness, "axis")["schema"]["enum"]) == ["night", "sent"]
     assert parameter(completeness, "mjd_min")["schema"]["type"] == "number"
+
+
+@pytest.mark.django_db
+def test_pair_f1_difference_as_the_page_shows_it(client_for, plain_user, admin_user, fixture_ids):
+    a, b = fixture_ids["A"], fixture_ids["B"]
+    url = f"/elasticc/metricsdata/pair/f1/?a={a}&b={b}&mode=latest&level=exact"
+    denied = client_for(plain_user).get(url)
+    assert denied.status_code == 403
+    client = client_for(admin_user)
+    rows = json_body(client.get(url))
+    # A: F1 111 = 1, 112 = 0, 113 = 0, 122 = 1; B (only object 1001, 111 -> 111): F1 111 = 1.
+    assert [(r["classid"], r["a"], r["b"], r["diff"]) for r in rows] == [
+        (111, 1.0, 1.0, 0.0),
+        (112, 0.0, 0.0, 0.0),
+        (113, 0.0, 0.0, 0.0),
+        (122, 1.0, 0.0, -1.0),
+    ]
+    page = client.get(url.replace("/elasticc/metricsdata/pair/f1/", "/elasticc/metrics/compare/"))
+    assert rows == page.context["charts"]["f1_diff"]
+    table = _csv(client.get(f"{url}&format=csv"))
+    assert list(table[0]) == ["classid", "class", "a", "b", "diff"]
+    assert table[-1]["class"].startswith("122 ")
+    assert float(table[-1]["diff"]) == -1.0
+    for bad in (f"a={a}", f"a={a}&b={b}&mode=days2", f"a={a}&b=999999"):
+        response = client.get(f"/elasticc/metricsdata/pair/f1/?{bad}")
+        assert response.status_code in (400, 404), bad
+        assert json_body(response)["error"]
+
+
+@pytest.mark.django_db
+def test_object_light_curve_download(client_for, plain_user, fixture_ids):
+    client = client_for(plain_user)
+    rows = json_body(client.get("/elasticc/metricsdata/object/1001/lightcurve/"))
+    # Object 1001: detections at MJD 60000.3, 60002.3, 60005.3 (g, r, i); forced at 59991..59995.
+    assert [(r["kind"], r["midpointtai"]) for r in rows] == [
+        *(("forced", pytest.approx(59990.0 + i)) for i in range(1, 6)),
+        *(("detection", pytest.approx(60000.3 + d)) for d in (0, 2, 5)),
+    ]
+    assert rows[-1] == {
+        "kind": "detection",
+        "id": 10012,
+        "midpointtai": pytest.approx(60005.3),
+        "filtername": "i",
+        "psflux": pytest.approx(1200.0),
+        "psfluxerr": pytest.approx(50.0),
+        "snr": pytest.approx(20.0),
+    }
+    assert rows[0]["snr"] is None
+    table = _csv(client.get("/elasticc/metricsdata/object/1001/lightcurve/?format=csv"))
+    assert len(table) == len(rows)
+    assert list(table[0]) == ["kind", "id", "midpointtai", "filtername", "psflux", "psfluxerr", "snr"]
+    assert client.get("/elasticc/metricsdata/object/999999/lightcurve/").status_code == 404
