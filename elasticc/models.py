@@ -494,3 +494,25 @@ class SpectrumInfo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.facility} spectrum of {self.diaobject_id} at MJD {self.mjd}"
+
+
+class LatestMagnitudes(models.Model):
+    """Kept for spectrawanted: an object's latest forced point with S/N > 3
+    in each band up to `horizon` (its latest sent detection when computed),
+    as the JSON text spectrawanted answers (band -> {mjd, mag}). Computing it
+    reads every forced point of the object; it only changes when the horizon
+    moves or the photometry is reloaded (elasticc/followup/services.py)."""
+
+    # The foreign key is ON DELETE CASCADE in the database (migration 0019):
+    # whoever deletes objects, in SQL or not, takes their kept magnitudes along.
+    diaobject = models.OneToOneField(
+        DiaObject, on_delete=models.CASCADE, db_column="diaobjectid", primary_key=True, db_constraint=False
+    )
+    horizon = models.FloatField()
+    latest = models.TextField()
+
+    class Meta:
+        db_table = "elasticc_latestmagnitudes"
+
+    def __str__(self) -> str:
+        return f"latest magnitudes of {self.diaobject_id} at MJD {self.horizon}"

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from tom_targets.models import Target, TargetExtra
 
+from elasticc.followup.selectors import latest_magnitudes_at_horizon, planner_settings
 from elasticc.followup.validation import BodyError
 from elasticc.models import ClassId, DiaObject, PlannedSpectrum, SpectrumInfo
 from elasticc.taxonomy.taxonomies import ELASTICC2
@@ -60,7 +61,49 @@ def ask_for_spectra(*, user: User, requester: str, objectids: Sequence[int], pri
             "SET priority = EXCLUDED.priority, userid = EXCLUDED.userid, wanttime = EXCLUDED.wanttime",
             [requester, user.pk, list(wanted), list(wanted.values())],
         )
+        written = cursor.rowcount
+    keep_latest_magnitudes(objectids=list(wanted))
+    return written
+
+
+def keep_latest_magnitudes(*, objectids: Sequence[int], wanted_only: bool = False) -> int:
+    """Store the latest magnitudes of `objectids` at their horizon now (the
+    `latest` of spectrawanted, elasticc.models.LatestMagnitudes) in one
+    statement; returns how many objects got them. With `wanted_only`, only
+    objects somebody wants a spectrum of. Asking for a spectrum keeps them,
+    and so does sending alerts (the objects' horizons move), so spectrawanted
+    finds them ready instead of reading every forced point of every wanted
+    object per request."""
+    ids = sorted(set(map(int, objectids)))
+    if not ids:
+        return 0
+    select, params = latest_magnitudes_at_horizon()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if wanted_only:
+            cursor.execute(
+                "SELECT DISTINCT diaobjectid FROM elasticc_wantedspectrum WHERE diaobjectid = ANY(%s)", [ids]
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+            if not ids:
+                return 0
+        cursor.execute(planner_settings())
+        cursor.execute(
+            f"INSERT INTO elasticc_latestmagnitudes (diaobjectid, horizon, latest) "
+            f"SELECT m.diaobjectid, m.horizon, m.latest::text FROM ({select}) m "
+            f"ON CONFLICT (diaobjectid) DO UPDATE SET horizon = EXCLUDED.horizon, latest = EXCLUDED.latest",
+            {**params, "ids": ids},
+        )
         return cursor.rowcount
+
+
+def forget_latest_magnitudes(cursor, *, staged: str) -> None:
+    """Drop the kept magnitudes of the objects in `staged` (a table with a
+    diaobjectid column) whose forced photometry a loader has just added to:
+    they may no longer be the latest."""
+    cursor.execute(
+        "DELETE FROM elasticc_latestmagnitudes k "
+        f"WHERE EXISTS (SELECT 1 FROM {staged} s WHERE s.diaobjectid = k.diaobjectid)"
+    )
 
 
 def plan_spectrum(

@@ -43,6 +43,7 @@ from elasticc.avro.columns import (
     DIASOURCE_COLUMNS,
     DIATRUTH_COLUMNS,
 )
+from elasticc.followup.services import forget_latest_magnitudes
 from elasticc.models import TABLE_LABELS
 
 # The tables a loader fills, in the order that satisfies the foreign keys
@@ -191,6 +192,8 @@ def stage_and_insert(cursor, tables: Mapping[str, pa.Table]) -> dict[str, int]:
         _copy(cursor, stage, table)
         cursor.execute(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM {stage} ON CONFLICT DO NOTHING")
         counts[name] = max(cursor.rowcount, 0)
+        if name == "elasticc_diaforcedsource" and counts[name]:
+            forget_latest_magnitudes(cursor, staged=stage)
     return counts
 
 

@@ -32,6 +32,7 @@ from django.db import connection
 from tqdm import tqdm
 
 from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION
+from elasticc.followup.services import keep_latest_magnitudes
 from elasticc.postgres.array_literals import number_array
 from elasticc.stream.alert_builder import build_alert_payloads
 from elasticc.stream.kafka_errors import log_kafka_error
@@ -141,10 +142,13 @@ def record_sent(confirmed: list[tuple[int, int]]) -> int:
         cursor.execute(
             "UPDATE elasticc_diaalert a SET alertsenttimestamp = to_timestamp(u.ms / 1000.0) "
             "FROM unnest(%s::bigint[], %s::bigint[]) AS u(alertid, ms) "
-            "WHERE a.alertid = u.alertid AND a.alertsenttimestamp IS NULL",
+            "WHERE a.alertid = u.alertid AND a.alertsenttimestamp IS NULL RETURNING a.diaobjectid",
             [number_array(ids), number_array(stamps)],
         )
-        return cursor.rowcount
+        objectids = [row[0] for row in cursor.fetchall()]
+    # The horizons of these objects moved: what spectrawanted shows of them too.
+    keep_latest_magnitudes(objectids=objectids, wanted_only=True)
+    return len(objectids)
 
 
 class _Deliveries:
