@@ -20,15 +20,17 @@ AXIS_CHOICES = [("night", "simulated night (MJD)"), ("sent", "send day (UTC)")]
 
 
 class MetricsForm(forms.Form):
-    mode = forms.ChoiceField(choices=MODE_CHOICES, required=False, initial="latest")
-    level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False, initial="exact")
+    mode = forms.ChoiceField(choices=MODE_CHOICES, required=False, initial="latest", label="mode")
+    level = forms.ChoiceField(choices=[(v, v) for v in LEVELS], required=False, initial="exact", label="level")
     norm = forms.ChoiceField(
         choices=[("true", "by true class"), ("pred", "by predicted class"), ("none", "counts")],
         required=False,
         initial="true",
+        label="norm",
     )
-    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    # The date window (UTC days): of the delays (day stored) and of completeness by send day.
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="from (UTC day)")
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="to (UTC day)")
     # Completeness: by simulated night (in an MJD window) or by wall-clock send day (in the date window).
     axis = forms.ChoiceField(choices=AXIS_CHOICES, required=False, initial="night", label="axis")
     period = forms.ChoiceField(
@@ -41,6 +43,8 @@ class MetricsForm(forms.Form):
     TRUTH_FIELDS = ("mode", "level", "norm")
     # Choices of the completeness chart, shown next to it.
     COMPLETENESS_FIELDS = ("axis", "period", "mjd_min", "mjd_max")
+    # The date window, shown next to the delays and, on the send-day axis, next to completeness.
+    WINDOW_FIELDS = ("start", "end")
 
     def __init__(self, *args, levels: tuple[str, ...] = LEVELS, truth: bool = True, **kwargs) -> None:
         """`levels`: those of the classifier's taxonomy (ELAsTiCC has no general level);

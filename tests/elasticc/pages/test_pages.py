@@ -3,6 +3,8 @@ tests.builders (fixture `fixture_ids`)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 
@@ -163,8 +165,8 @@ def test_completeness_chart_by_night_with_a_control_next_to_it(client, plain_use
     assert 'name="mjd_min"' in form
     assert 'name="mjd_max"' in form
     assert '<input type="hidden" name="start"' in form
-    top = html[html.index('id="metrics-form"') : html.index('id="completeness-form"')]
-    assert '<input type="hidden" name="axis" value="night">' in top
+    delays = html[html.index('id="delays-form"') : html.index('id="completeness-form"')]
+    assert '<input type="hidden" name="axis" value="night">' in delays
     assert f'href="/elasticc/metricsdata/{a}/completeness/?axis=night&amp;period=day&format=csv"' in html
     # The x axis is numeric MJD, never dates.
     assert 'type: "linear", tickformat: "d"' in html
@@ -184,6 +186,58 @@ def test_completeness_chart_by_night_with_a_control_next_to_it(client, plain_use
     assert 'data-axis="sent"' in html
     assert "completeness/?axis=sent&amp;period=day&amp;start=2026-01-02&format=csv" in html
     assert client.get("/elasticc/metrics/999999/").status_code == 404
+
+
+def _form(html: str, form_id: str) -> str:
+    start = html.index(f'id="{form_id}"')
+    return html[start : html.index("</form>", start)]
+
+
+def _visible(form: str) -> set[str]:
+    """Names of the form's inputs and selects that are not hidden."""
+    fields = re.findall(r'<(?:input|select)\b[^>]*\bname="([^"]+)"[^>]*>', form)
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)"', form)
+    return set(fields) - set(hidden)
+
+
+@pytest.mark.django_db
+def test_date_window_sits_next_to_the_charts_it_affects(client, plain_user, admin_user, fixture_ids):
+    """The date window (start, end) filters the delays and completeness by send
+    day, not the confusion matrix: it is beside those two charts, labelled,
+    and the top form holds only the confusion matrix's choices. Each form
+    carries the others' choices hidden, so the URLs are the same as before."""
+    a = fixture_ids["A"]
+    client.force_login(admin_user)
+    url = f"/elasticc/metrics/{a}/?mode=best&norm=none&start=2026-01-02&end=2026-01-03&mjd_min=60000"
+    html = client.get(url).content.decode()
+    top, delays, completeness = (_form(html, f) for f in ("metrics-form", "delays-form", "completeness-form"))
+    assert _visible(top) == {"mode", "level", "norm"}
+    assert _visible(delays) == {"start", "end"}
+    assert _visible(completeness) == {"axis", "period", "mjd_min", "mjd_max"}
+    assert "the confusion matrix and" in delays
+    assert "for these delays" in delays
+    assert 'value="2026-01-02"' in delays
+    for form in (top, completeness):
+        assert '<input type="hidden" name="start" value="2026-01-02">' in form
+        assert '<input type="hidden" name="end" value="2026-01-03">' in form
+    for form in (delays, completeness):
+        assert '<input type="hidden" name="mode" value="best">' in form
+        assert '<input type="hidden" name="norm" value="none">' in form
+    # On the send-day axis the same window is also beside completeness (its own ids), the MJD window hidden.
+    html = client.get(f"{url}&axis=sent").content.decode()
+    completeness = _form(html, "completeness-form")
+    assert _visible(completeness) == {"axis", "period", "start", "end"}
+    assert 'id="completeness-id_start"' in completeness
+    assert "alerts sent from (UTC day)" in completeness
+    assert html.count('id="id_start"') == 1
+    # Without truth there is no confusion matrix and no top form; the window is still beside the delays.
+    client.force_login(plain_user)
+    html = client.get(f"/elasticc/metrics/{a}/?start=2026-01-02").content.decode()
+    assert 'id="metrics-form"' not in html
+    assert _visible(_form(html, "delays-form")) == {"start", "end"}
+    # A bad window: the error, and every control at the top to correct it.
+    bad = client.get(f"/elasticc/metrics/{a}/?start=2026-02-01&end=2026-01-01").content.decode()
+    assert {"start", "end", "axis", "mjd_min"} <= _visible(_form(bad, "metrics-form"))
 
 
 @pytest.mark.django_db
