@@ -5,6 +5,8 @@ db.result_formats, the queue in db.long_queries. DRF gives session (with CSRF),
 token and basic authentication, and 403 for anonymous requests.
 """
 
+import uuid
+
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -122,8 +124,17 @@ class SubmitSqlQueryView(SqlApiView):
         return Response({"status": "ok", "queryid": str(query.id)})
 
 
-def _own_query(request, queryid) -> LongQuery | None:
-    return LongQuery.objects.filter(pk=queryid, user=request.user).first()
+def _own_query(request, queryid: str) -> LongQuery:
+    """The user's long query `queryid` (any text from the URL); SqlQueryError
+    if it is not a query id or not one of theirs."""
+    try:
+        key = uuid.UUID(queryid)
+    except ValueError:
+        raise SqlQueryError(f"{queryid!r:.60} is not a query id (a UUID)") from None
+    query = LongQuery.objects.filter(pk=key, user=request.user).first()
+    if query is None:
+        raise SqlQueryError(f"no query {queryid} of yours")
+    return query
 
 
 class CheckSqlQueryView(SqlApiView):
@@ -133,9 +144,10 @@ class CheckSqlQueryView(SqlApiView):
         summary="Status of one of your long queries",
     )
     def post(self, request, queryid):
-        query = _own_query(request, queryid)
-        if query is None:
-            return _error(f"no query {queryid} of yours")
+        try:
+            query = _own_query(request, queryid)
+        except SqlQueryError as exc:
+            return _error(str(exc))
         return Response(long_queries.query_status(query=query))
 
     get = post
@@ -153,10 +165,8 @@ class GetSqlQueryResultsView(SqlApiView):
         summary="Result file of one of your finished long queries",
     )
     def post(self, request, queryid):
-        query = _own_query(request, queryid)
-        if query is None:
-            return _error(f"no query {queryid} of yours")
         try:
+            query = _own_query(request, queryid)
             path = long_queries.result_file(query=query)
         except SqlQueryError as exc:
             return _error(str(exc))

@@ -181,6 +181,31 @@ def test_sql_error_and_role_rules_apply(client_for, broker_user, result_dir):
     assert not any(result_dir.iterdir())
 
 
+def test_a_literal_syntax_error_is_a_200_error(client_for, plain_user, result_dir):
+    client = client_for(plain_user)
+    queryid = _submit(client, "SELEC 1")
+    _run_all()
+    status = _check(client, queryid)
+    assert status["status"] == "error"
+    assert "syntax error" in status["error"]
+    response = client.post(f"/db/getsqlqueryresults/{queryid}/")
+    assert response.status_code == 200
+    assert response.json()["status"] == "error"
+    assert "syntax error" in response.json()["error"]
+
+
+@pytest.mark.parametrize("queryid", ["not-a-uuid", "12345", "0" * 200])
+def test_a_malformed_query_id_is_a_200_error_not_an_html_404(client_for, plain_user, queryid):
+    """The original's clients raise on anything but HTTP 200 (issue 12, item 7)."""
+    for url in (f"/db/checksqlquery/{queryid}/", f"/db/getsqlqueryresults/{queryid}/"):
+        response = client_for(plain_user).post(url)
+        assert response.status_code == 200, response.content
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["status"] == "error"
+        assert "is not a query id" in response.json()["error"]
+        assert APIClient().post(url).status_code == 403  # authentication still comes first
+
+
 def test_long_query_timeout_names_the_limit(client_for, plain_user, result_dir, settings):
     settings.LONG_QUERY_TIMEOUT_MS = 500
     queryid = _submit(client_for(plain_user), "SELECT pg_sleep(5)")

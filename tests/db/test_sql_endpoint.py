@@ -349,6 +349,14 @@ def test_sql_error_is_reported(client_for, plain_user):
     assert 'column "nosuchcolumn" does not exist' in data["error"]
 
 
+def test_a_literal_syntax_error_is_a_200_error(client_for, plain_user):
+    response = client_for(plain_user).post("/db/runsqlquery/", {"query": "SELEC 1"}, format="json")
+    assert response.status_code == 200  # as the original: its clients raise on any other status
+    data = json.loads(body(response))
+    assert data["status"] == "error"
+    assert 'syntax error at or near "SELEC"' in data["error"]
+
+
 def test_missing_parameter_is_reported(client_for, plain_user):
     status, data = sql(client_for(plain_user), "SELECT %(a)s AS a", {"b": 1})
     assert status == 200
