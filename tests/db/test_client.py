@@ -8,11 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from rest_framework.authtoken.models import Token
 
+from db.models import LongQuery
 from tests.builders import PASSWORD, expected_confusion, insert_small_sample, load_example_sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,6 +118,17 @@ def test_long_query_returns_a_dataframe(live_server, broker_user, runner):
         ]
     with pytest.raises(tom_client.TomError, match="permission denied for table elasticc_diaobject"):
         tom.long_query("SELECT * FROM elasticc_diaobject", poll_interval=0.3, max_wait=120)
+
+
+def test_long_query_gives_up_after_max_wait_without_a_runner(live_server, broker_user):
+    """No long_query_runner: the query stays queued and long_query raises
+    after max_wait (not after the default hour), saying why."""
+    tom = tom_client.TomClient(live_server.url, "desc_broker", PASSWORD)
+    started = time.monotonic()
+    with pytest.raises(tom_client.TomError, match=r"still queued after 0.5 s \(is a long_query_runner running"):
+        tom.long_query("SELECT 1 AS one", poll_interval=0.1, max_wait=0.5)
+    assert time.monotonic() - started < 10
+    assert list(LongQuery.objects.values_list("status", flat=True)) == [LongQuery.Status.QUEUED]
 
 
 @pytest.mark.slow
