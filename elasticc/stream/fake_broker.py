@@ -9,8 +9,8 @@ probabilities over supernova-like classes with the remainder on SLSN.
   in random order and the remainder to 2242, 20 classifications.
 - v0_9 (ELAsTiCC, 3-digit): Ia is 111; RandomSNType gives 111-115 and 135
   and the remainder to 131.
-With schema v0_9_1 each classifier is one message; with v0_9 one message
-carries both, each classification naming its classifier.
+Each classifier's answer is one message, in both versions (v0_9 names the
+classifier in each classification, v0_9_1 once per message).
 
 Only `alertId` and `diaSourceId` of the alert are needed, and both schema
 versions start with exactly those two longs (alertId, then diaSource's first
@@ -108,7 +108,7 @@ def random_sn_probabilities(rng: random.Random, *, schema_version: str = "v0_9")
 def classify(
     *, alert_id: int, source_id: int, publish_ms: int, ingest_ms: int, schema_version: str, rng: random.Random
 ) -> list[dict]:
-    """The brokerClassification records answering one alert."""
+    """The brokerClassification records answering one alert, one per classifier."""
     head = {
         "alertId": alert_id,
         "diaSourceId": source_id,
@@ -121,12 +121,18 @@ def classify(
     nugent = [(TAXONOMY_OF_SCHEMA[schema_version][0], 1.0)]
     random_sn = random_sn_probabilities(rng, schema_version=schema_version)
     if schema_version == "v0_9":
-        classifications = [
-            {"classifierName": name, "classifierParams": params, "classId": c, "probability": p}
+        # v0_9 names the classifier in each classification; still one
+        # message per classifier (kafka.md), as for v0_9_1.
+        return [
+            {
+                **head,
+                "classifications": [
+                    {"classifierName": name, "classifierParams": params, "classId": c, "probability": p}
+                    for c, p in probs
+                ],
+            }
             for (name, params), probs in ((NUGENT, nugent), (RANDOM_SN, random_sn))
-            for c, p in probs
         ]
-        return [{**head, "classifications": classifications}]
     return [
         {
             **head,

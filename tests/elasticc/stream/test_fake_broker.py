@@ -105,7 +105,7 @@ def test_two_classifier_messages_per_alert(shared_dir, kafka_bootstrap, unique_n
 
 
 @pytest.mark.slow
-def test_v0_9_one_message_with_both_classifiers(shared_dir, kafka_bootstrap, unique_name):
+def test_v0_9_one_message_per_classifier(shared_dir, kafka_bootstrap, unique_name):
     src, dest = f"{unique_name}-in", f"{unique_name}-out"
     base = golden_alert(shared_dir)
     v0_9_alerts = []
@@ -120,15 +120,20 @@ def test_v0_9_one_message_with_both_classifiers(shared_dir, kafka_bootstrap, uni
     produce_alerts(kafka_bootstrap, src, v0_9_alerts, "v0_9")
     out = fakebroker("--source-topic", src, "--dest-topic", dest, "--kafka-server", kafka_bootstrap,
                      "--group", unique_name, "--schema", "v0_9", "--max-messages", "10")  # fmt: skip
-    assert "answered 10 alerts with 10 messages" in out
+    assert "answered 10 alerts with 20 messages" in out
     messages = [avro_codec.decode(m.value(), "brokerClassification", "v0_9") for m in read_topic(kafka_bootstrap, dest)]
-    assert sorted(m["alertId"] for m in messages) == list(range(700, 710))
+    assert sorted(m["alertId"] for m in messages) == sorted([*range(700, 710)] * 2)
+    by_classifier: dict[str, set[int]] = {}
     for msg in messages:
-        names = [c["classifierName"] for c in msg["classifications"]]
-        assert names == ["NugentClassifier"] + ["RandomSNType"] * 7
-        random_sn = [c for c in msg["classifications"] if c["classifierName"] == "RandomSNType"]
-        assert {c["classifierParams"] for c in random_sn} == {"Perfect"}
-        assert sum(c["probability"] for c in random_sn) == pytest.approx(1.0, abs=1e-5)
+        (name,) = {c["classifierName"] for c in msg["classifications"]}
+        by_classifier.setdefault(name, set()).add(msg["alertId"])
+        if name == "NugentClassifier":
+            assert [(c["classId"], c["probability"]) for c in msg["classifications"]] == [(111, 1.0)]
+        else:
+            assert len(msg["classifications"]) == 7
+            assert {c["classifierParams"] for c in msg["classifications"]} == {"Perfect"}
+            assert sum(c["probability"] for c in msg["classifications"]) == pytest.approx(1.0, abs=1e-5)
+    assert by_classifier == {"NugentClassifier": set(range(700, 710)), "RandomSNType": set(range(700, 710))}
 
 
 @pytest.mark.slow

@@ -34,12 +34,15 @@ def test_v0_9_1_lists_the_classes_in_random_order():
     assert len(orders) > 1
 
 
-def test_v0_9_speaks_elasticc():
-    (message,) = answers("v0_9")
-    by_classifier: dict[str, list[int]] = {}
-    for c in message["classifications"]:
-        by_classifier.setdefault(c["classifierName"], []).append(c["classId"])
-    assert by_classifier == {"NugentClassifier": [111], "RandomSNType": [111, 112, 113, 114, 115, 135, 131]}
+def test_v0_9_speaks_elasticc_one_message_per_classifier():
+    nugent, random_sn = answers("v0_9")
+    for message, (name, params) in ((nugent, ("NugentClassifier", "100%")), (random_sn, ("RandomSNType", "Perfect"))):
+        assert {(c["classifierName"], c["classifierParams"]) for c in message["classifications"]} == {(name, params)}
+    assert nugent["classifications"] == [
+        {"classifierName": "NugentClassifier", "classifierParams": "100%", "classId": 111, "probability": 1.0}
+    ]
+    assert [c["classId"] for c in random_sn["classifications"]] == [111, 112, 113, 114, 115, 135, 131]
+    assert sum(c["probability"] for c in random_sn["classifications"]) == pytest.approx(1.0)
 
 
 def test_unknown_schema_is_refused():
