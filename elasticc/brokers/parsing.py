@@ -9,8 +9,8 @@ Validation happens entirely before anything is written: a bad payload raises
 `BrokerMessageError` naming its list index and field, and nothing of that
 call is stored. Avro-decoded Kafka records have their types guaranteed by the
 schema, so they take a fast path that checks only the rules the schema
-cannot (probability range, duplicates, NUL); any failure re-runs the full
-validator for a precise error.
+cannot (probability range, repeated classIds, NUL); anything else re-runs
+the full validator (for a precise error, or to drop repeats).
 
 Names are bounded (`MAX_NAME_CHARS`, `MAX_PARAMS_CHARS`): a classifier's
 four texts form one entry of a unique B-tree index, which PostgreSQL refuses
@@ -22,6 +22,10 @@ A classId is never a reason to refuse a message (kafka.md): brokers answer in
 the taxonomy they were told to use, and an id outside the classifier's
 taxonomy is still its answer. It is stored as sent; the metrics refresh
 counts it per classifier and leaves it out (`elasticc.metrics.refresh`).
+Nor is a classId that a message gives twice for one classifier: the message
+is kept with the first of them (the stored classifications are unique per
+message, classifier and classId), and the left-out repeats are named in
+`BrokerMessageIn.repeated`, which storage logs per classifier.
 """
 
 from __future__ import annotations
@@ -134,6 +138,9 @@ class BrokerMessageIn(NamedTuple):
     probabilities: tuple[float, ...]
     # Decides the default taxonomy of a classifier it registers.
     schemaversion: str | None = None
+    # One entry per classification left out because its classifier already
+    # gave its classId earlier in the message (the first one is kept).
+    repeated: tuple[ClassifierKey, ...] = ()
 
     @property
     def classifications(self) -> tuple[ClassificationIn, ...]:
@@ -271,6 +278,7 @@ def parse_broker_message(
     item_fields = _CLASSIFICATION_FIELDS_V0_9_1 if version == "v0_9_1" else _CLASSIFICATION_FIELDS_V0_9
     classifications = []
     seen: set[tuple[ClassifierKey, int]] = set()
+    repeated: list[ClassifierKey] = []
     for i, item in enumerate(items):
         where = f"classifications[{i}]"
         if not isinstance(item, Mapping):
@@ -292,9 +300,8 @@ def parse_broker_message(
         classid = _int(item["classId"], index=index, name=f"{where}.classId", lo=INT_MIN, hi=INT_MAX)
         probability = _probability(item["probability"], index=index, name=f"{where}.probability")
         if (classifier, classid) in seen:
-            raise BrokerMessageError(
-                index=index, field=f"{where}.classId", problem=f"{classid} appears twice for one classifier"
-            )
+            repeated.append(classifier)
+            continue
         seen.add((classifier, classid))
         classifications.append(ClassificationIn(classifier, classid, probability))
 
@@ -313,12 +320,12 @@ def parse_broker_message(
         )
         return BrokerMessageIn(
             key, alertid, diasourceid, published, ingested, brokerpublished, REST_TOPIC, None, None,
-            *_columns(classifications), version,
+            *_columns(classifications), version, tuple(repeated),
         )  # fmt: skip
     return BrokerMessageIn(
         kafka_message_key(topic=origin.topic, partition=origin.partition, offset=origin.offset),
         alertid, diasourceid, published, ingested, origin.timestamp_ms, origin.topic, origin.offset,
-        origin.partition, *_columns(classifications), version,
+        origin.partition, *_columns(classifications), version, tuple(repeated),
     )  # fmt: skip
 
 
@@ -356,9 +363,10 @@ def parse_avro_record(record: dict, *, schema_version: str, origin: MessageOrigi
 
     The schema already guarantees every field's presence and type, so only
     the rules it cannot express are checked here: probabilities in 0..1 (NaN
-    fails the comparison), no classId twice for one classifier, no NUL in
-    strings, no text over its length limit. Anything suspicious goes through
-    `parse_broker_message`, which raises the precise `BrokerMessageError`."""
+    fails the comparison), no NUL in strings, no text over its length limit,
+    and whether a classId repeats for one classifier. Anything suspicious goes
+    through `parse_broker_message`, which raises the precise
+    `BrokerMessageError` (or keeps the first of repeated classIds)."""
     items = record["classifications"]
     classids = tuple([item["classId"] for item in items])
     brokername, brokerversion = record["brokerName"], record["brokerVersion"]

@@ -21,7 +21,9 @@ Why it is written this way:
 - Idempotency. Each message has a natural identity, `messagekey`
   (`elasticc.brokers.message_key`), with a unique constraint. A replay
   inserts nothing, and classifications are written only for messages that
-  were actually inserted.
+  were actually inserted. (A classId a message repeated for one classifier
+  was left out by parsing; the repeats of new messages are logged here, per
+  classifier, so a replay does not log them again.)
 - Partitions. Registering a classifier fires the AFTER INSERT trigger that
   creates its partition of `elasticc_brokerclassification` in the same
   transaction, so classifiers are registered before their classifications are
@@ -41,7 +43,9 @@ Why it is written this way:
 
 from __future__ import annotations
 
+import logging
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -52,6 +56,8 @@ from django.db import connection, transaction
 from elasticc.brokers.parsing import BrokerMessageIn, Classifier, ClassifierKey
 from elasticc.postgres.array_literals import number_array, text_array
 from elasticc.taxonomy.taxonomies import default_taxonomy
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -316,6 +322,7 @@ def store_broker_messages(
             classifier_column: list[int] = []
             classids: list[int] = []
             probabilities: list[float] = []
+            repeated: Counter[ClassifierKey] = Counter()
             classifier_id = classifier_ids.__getitem__
             for m in batch:
                 message_id = new_ids.get(m.messagekey)
@@ -324,9 +331,17 @@ def store_broker_messages(
                     classifier_column.extend(map(classifier_id, m.classifiers))
                     classids.extend(m.classids)
                     probabilities.extend(m.probabilities)
+                    if m.repeated:
+                        repeated.update(m.repeated)
             if message_ids:
                 with cursor.copy(_COPY_CLASSIFICATIONS_SQL) as copy:
                     copy.write(_copy_binary(message_ids, classifier_column, classids, probabilities))
+    for key, n in sorted(repeated.items()):
+        logger.warning(
+            "classifier %d %s: %d classification(s) repeating a classId of the same message left out "
+            "(the first one of each is stored)",
+            classifier_ids[key], "/".join(key), n,
+        )  # fmt: skip
     return StoreResult(
         num_loaded=len(new_ids),
         first_brokermessageid=min(new_ids.values(), default=None),

@@ -55,6 +55,30 @@ def test_put_one_message_then_replay(client_for, broker_user):
     assert BrokerClassification.objects.count() == 2
 
 
+def test_a_repeated_classid_is_stored_once_and_logged(client_for, broker_user, caplog):
+    """A classId is never a reason to drop a message (kafka.md): one given
+    twice for a classifier is stored once, as first given, and logged."""
+    client = client_for(broker_user)
+    payload = [v0_9_1(1, probs=((2222, 0.5), (2223, 0.25), (2222, 0.25))), v0_9_1(2)]
+    with caplog.at_level("WARNING", logger="elasticc.brokers.storage"):
+        response = client.put(URL, payload, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["num_loaded"] == 2
+    assert sorted(
+        BrokerClassification.objects.filter(brokermessage__alertid=1).values_list("classid", "probability")
+    ) == [(2222, 0.5), (2223, 0.25)]
+    classifier = BrokerClassifier.objects.get()
+    assert f"classifier {classifier.classifierid} FakeBroker/v1.0/NugentClassifier/100%: 1 classification" in (
+        caplog.text
+    )
+    # A replay stores nothing twice (and logs nothing again).
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="elasticc.brokers.storage"):
+        assert client.put(URL, payload, format="json").json()["num_loaded"] == 0
+    assert "repeating" not in caplog.text
+    assert BrokerClassification.objects.count() == 2 + 2
+
+
 def test_post_a_list_in_both_schema_versions(client_for, broker_user):
     client = client_for(broker_user)
     payload = [v0_9_1(1), v0_9_1(2, classifier="RandomSNType"), v0_9(3)]

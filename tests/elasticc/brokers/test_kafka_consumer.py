@@ -56,7 +56,8 @@ def test_batches_are_stored_counted_and_committed_to_the_end(kafka_bootstrap, un
     topic = unique_name
     make_topic(kafka_bootstrap, topic)
     good = [record(i) for i in range(1, 251)]
-    # Two bad ones: not Avro, and classId 112 twice (any classId alone is valid).
+    # One bad (not Avro), and one giving classId 112 twice: stored with the
+    # first of them (a classId is never a reason to drop a message).
     payloads = [*encode(good[:120]), b"\x00\x01not avro", *encode([record(999, classid=112)]), *encode(good[120:])]
     ends = produce(kafka_bootstrap, topic, payloads)
     assert sum(ends.values()) == len(payloads)
@@ -66,11 +67,16 @@ def test_batches_are_stored_counted_and_committed_to_the_end(kafka_bootstrap, un
     run_until_idle(poller)
 
     counts = poller.counts
-    assert (counts.messages, counts.loaded, counts.classifications, counts.bad) == (250, 250, 250 * len(CLASSES), 2)
+    assert (counts.messages, counts.loaded, counts.classifications, counts.bad) == (
+        251, 251, 251 * len(CLASSES) - 1, 1
+    )  # fmt: skip
     # No batch is bigger than batch_size (a batch of only bad messages still counts: its offsets are committed).
     assert counts.batches >= math.ceil(len(payloads) / batch_size)
-    assert stored_alerts(topic) == list(range(1, 251))
-    assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == 250 * len(CLASSES)
+    assert stored_alerts(topic) == [*range(1, 251), 999]
+    assert BrokerClassification.objects.filter(brokermessage__topicname=topic).count() == 251 * len(CLASSES) - 1
+    assert sorted(
+        BrokerClassification.objects.filter(brokermessage__alertid=999).values_list("classid", flat=True)
+    ) == sorted(set(CLASSES) - {111})
     # Committed after the rows, up to the end of every partition (bad messages included).
     assert committed_offsets(kafka_bootstrap, unique_name, topic) == ends
 

@@ -77,7 +77,6 @@ def test_same_content_in_both_versions_has_one_identity():
             "0..1",
         ),
         (lambda p: p["classifications"][0].pop("probability"), "classifications[0].probability", "is required"),
-        (lambda p: p["classifications"][1].update(classId=111), "classifications[1].classId", "twice"),
         (lambda p: p.update(brokerPublishTimeStamp=1), "brokerPublishTimeStamp", "not a field"),
     ],
 )
@@ -126,7 +125,6 @@ def test_avro_fast_path_equals_full_validation(version):
         (lambda r: r["classifications"][1].update(probability=-0.5), "classifications[1].probability"),
         (lambda r: r["classifications"][0].update(probability=float("nan")), "classifications[0].probability"),
         (lambda r: r["classifications"][0].update(probability=1.0000001), "classifications[0].probability"),
-        (lambda r: r["classifications"][1].update(classId=111), "classifications[1].classId"),
         (lambda r: r.update(classifierName="bad\x00name"), "classifierName"),
     ],
 )
@@ -138,6 +136,36 @@ def test_avro_fast_path_rejects_what_the_schema_allows(mutate, field):
     with pytest.raises(BrokerMessageError) as info:
         parse_avro_record(record, schema_version="v0_9_1", origin=MessageOrigin("t", 0, 9, None))
     assert info.value.field == field
+
+
+def test_a_repeated_classid_keeps_the_first_and_is_never_a_reason_to_drop():
+    """kafka.md: a classId is never a reason to drop a message; one given twice
+    for one classifier is stored once, as first given, and the repeat named."""
+    twice = v0_9_1(4, probs=((111, 0.5), (112, 0.25), (111, 0.125)))  # exact in Avro's float too
+    message = parse_broker_message(twice)
+    assert (message.classids, message.probabilities) == ((111, 112), (0.5, 0.25))
+    assert message.repeated == message.classifiers[:1]
+    # The message as stored: a replay of either form is the same message.
+    assert message.messagekey == message_key_of(v0_9_1(4, probs=((111, 0.5), (112, 0.25))))
+    assert parse_broker_message(v0_9_1(4)).repeated == ()
+    # v0_9: per classifier (B may give the classId A gave).
+    old = v0_9(4)
+    old["classifications"] += [
+        {"classifierName": "A", "classifierParams": "p1", "classId": 113, "probability": 0.125},
+        {"classifierName": "B", "classifierParams": "", "classId": 111, "probability": 0.125},
+    ]
+    message = parse_broker_message(old)
+    assert message.classids == (111, 113, 121, 2, 111)
+    assert [k.classifiername for k in message.repeated] == ["A"]
+    # The Avro fast path hands a repeat to the full parser: the same result.
+    for payload, version in ((twice, "v0_9_1"), (old | {"elasticcPublishTimestamp": T0}, "v0_9")):
+        record = avro_codec.decode(
+            avro_codec.encode(payload, "brokerClassification", version), "brokerClassification", version
+        )
+        origin = MessageOrigin("t", 0, 9, None)
+        fast = parse_avro_record(record, schema_version=version, origin=origin)
+        assert fast == parse_broker_message(payload, schema_version=version, origin=origin)
+        assert len(fast.repeated) == 1
 
 
 @pytest.mark.parametrize(
