@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""A spectroscopic follow-up round with the follow-up API (followup.md).
+"""A spectroscopic follow-up round with the follow-up API (README, "Follow-up coordination").
 
 A recommendation system (RESSPECT, say) fetches the recently detected
 transients, asks for spectra of the brightest; a facility picks what is

@@ -213,7 +213,7 @@ class TomClient:
             return pd.read_pickle(io.BytesIO(content))
         return pd.read_csv(io.BytesIO(content))
 
-    # --- the follow-up API (/elasticc2/, followup.md) -------------------------------------
+    # --- the follow-up API (/elasticc2/; README, "Follow-up coordination") ----------------
 
     def _followup(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST `body` (None values left out) to elasticc2/<endpoint> as the original client did; raises TomError."""

@@ -2,7 +2,7 @@
 which brokers and clients still use. One database serves both prefixes: the
 simulation tables, alerts and broker messages are the same endpoints as under
 /elasticc/ (elasticc/api/urls.py), plus the original's path forms and JSON shapes,
-and the follow-up API (elasticc/followup/api.py, followup.md)."""
+and the follow-up API (elasticc/followup/api.py; README, "Follow-up coordination")."""
 
 from django.urls import include, path, re_path
 from drf_spectacular.utils import extend_schema

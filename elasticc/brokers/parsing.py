@@ -18,7 +18,7 @@ above 2,704 bytes; unbounded, one such message would be valid here and
 refused by the database. The bounds keep even four-byte UTF-8 text under it.
 Strings must also be encodable as UTF-8 (JSON can carry lone surrogates).
 
-A classId is never a reason to refuse a message (kafka.md): brokers answer in
+A classId is never a reason to refuse a message (README, "Taxonomies"): brokers answer in
 the taxonomy they were told to use, and an id outside the classifier's
 taxonomy is still its answer. It is stored as sent; the metrics refresh
 counts it per classifier and leaves it out (`elasticc.metrics.refresh`).

@@ -15,8 +15,8 @@ batch of any size costs four queries:
 
 Rows come back sorted per object by time, and each alert's histories are
 slices of its object's lists (found by bisection), so a detection shared by
-several alerts of the batch is fetched and converted once. The rules (spec
-kafka.md "Building an alert", shared with the REST `diaalert` view):
+several alerts of the batch is fetched and converted once. The rules (those
+of ELAsTiCC's alerts, shared with the REST `diaalert` view):
 
 - prvDiaSources: detections of the object with t - history_days <= midPointTai < t;
 - prvDiaForcedSources: empty when t - first_detection <= 0.5 day (no forced

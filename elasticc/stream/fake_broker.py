@@ -1,7 +1,7 @@
 """A stand-in alert broker for tests and the demo (`manage.py fakebroker`).
 
 It reads ELAsTiCC alerts and answers each with classifications from two
-"classifiers" (spec kafka.md), in the taxonomy of its schema version as the
+"classifiers" (README, "The alert cycle on Kafka"), in the taxonomy of its schema version as the
 real brokers did: NugentClassifier (params `100%`) always says Ia with
 probability 1, and RandomSNType (params `Perfect`) spreads random
 probabilities over supernova-like classes with the remainder on SLSN.

@@ -1,4 +1,4 @@
-"""POST /db/runsqlquery/: the contract of spec/http-api.md "SQL over HTTP".
+"""POST /db/runsqlquery/: the contract in the README's "SQL over HTTP and long queries".
 
 The endpoint reads through its own connection as a read-only role, so the
 sample rows it reads are committed once for the module (and deleted at its

@@ -1,4 +1,4 @@
-"""Login with the exact session + CSRF sequence of spec/http-api.md."""
+"""Login with the exact session + CSRF sequence of the README (REST API, "Authentication")."""
 
 import re
 

@@ -56,7 +56,7 @@ def test_put_one_message_then_replay(client_for, broker_user):
 
 
 def test_a_repeated_classid_is_stored_once_and_logged(client_for, broker_user, caplog):
-    """A classId is never a reason to drop a message (kafka.md): one given
+    """A classId is never a reason to drop a message (README, "Taxonomies"): one given
     twice for a classifier is stored once, as first given, and logged."""
     client = client_for(broker_user)
     payload = [v0_9_1(1, probs=((2222, 0.5), (2223, 0.25), (2222, 0.25))), v0_9_1(2)]

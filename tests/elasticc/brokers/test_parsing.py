@@ -139,7 +139,7 @@ def test_avro_fast_path_rejects_what_the_schema_allows(mutate, field):
 
 
 def test_a_repeated_classid_keeps_the_first_and_is_never_a_reason_to_drop():
-    """kafka.md: a classId is never a reason to drop a message; one given twice
+    """A classId is never a reason to drop a message (README, "Taxonomies"); one given twice
     for one classifier is stored once, as first given, and the repeat named."""
     twice = v0_9_1(4, probs=((111, 0.5), (112, 0.25), (111, 0.125)))  # exact in Avro's float too
     message = parse_broker_message(twice)

@@ -1,4 +1,4 @@
-"""The fake broker answers in the taxonomy of its schema version (kafka.md)."""
+"""The fake broker answers in the taxonomy of its schema version (README, "Taxonomies")."""
 
 from __future__ import annotations
 
