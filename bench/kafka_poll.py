@@ -266,7 +266,7 @@ def store_probe(n: int) -> dict[str, tuple[float, float, float]]:
     from elasticc.avro import codec as avro_codec
     from elasticc.brokers.parsing import MessageOrigin, parse_avro_record
     from elasticc.brokers.storage import _register_classifiers, store_broker_messages
-    from elasticc.postgres.array_literals import text_array
+    from elasticc.postgres.array_literals import number_array, text_array
 
     payloads = avro_codec.encode_many(records(n), "brokerClassification", "v0_9_1")
 
@@ -281,15 +281,18 @@ def store_probe(n: int) -> dict[str, tuple[float, float, float]]:
         ]
         return [parsed[i : i + 1000] for i in range(0, n, 1000)]
 
-    def literal(values) -> str:
-        return "{" + ",".join("NULL" if v is None else str(v) for v in values) + "}"
+    # The message columns in the order of the statement's unnest (text or integer).
+    message_fields = (
+        ("messagekey", True), ("streammessageid", False), ("topicname", True), ("kafkapartition", False),
+        ("alertid", False), ("diasourceid", False), ("msghdr_ms", False), ("elasticcpublish_ms", False),
+        ("brokeringest_ms", False),
+    )  # fmt: skip
 
     def message_arrays(batch, text_array, int_array):
-        cols = list(zip(*batch, strict=True))
         return [
-            text_array(cols[0]), int_array(cols[7]), text_array(cols[6]), int_array(cols[8]), int_array(cols[1]),
-            int_array(cols[2]), int_array(cols[5]), int_array(cols[3]), int_array(cols[4]),
-        ]  # fmt: skip
+            (text_array if is_text else int_array)([getattr(m, name) for m in batch])
+            for name, is_text in message_fields
+        ]
 
     def one_statement_sql(p: str) -> str:
         return f"""
@@ -333,7 +336,7 @@ def store_probe(n: int) -> dict[str, tuple[float, float, float]]:
         ("production (arrays + binary COPY)", lambda b: store_broker_messages(messages=b)),
         (
             "one statement, array literals",
-            lambda b: one_statement(b, "%s", text_array, literal, lambda v: "{" + ",".join(map(repr, v)) + "}"),
+            lambda b: one_statement(b, "%s", text_array, number_array, number_array),
         ),
         ("one statement, binary-adapted arrays", lambda b: one_statement(b, "%b", list, list, list)),
     )
