@@ -58,11 +58,13 @@ from elasticc.avro import codec as avro_codec
 from elasticc.brokers.parsing import BrokerMessageError, BrokerMessageIn, MessageOrigin, parse_avro_record
 from elasticc.brokers.sources import Source
 from elasticc.brokers.storage import StoreResult, store_isolating_refused
+from tom_desc.commands.log_limits import OncePer
 
 logger = logging.getLogger("elasticc.brokerpoll")
 
 BACKOFF_START = 1.0
 BACKOFF_MAX = 60.0
+KAFKA_ERROR_LOG_EVERY = 60.0  # seconds between two log lines of the same Kafka error
 
 
 @dataclass
@@ -185,7 +187,12 @@ class SourcePoller:
         self._reset_done: set[tuple[str, int]] = set()
         self._last_activity = time.monotonic()
         self._last_report = time.monotonic()
-        self._last_error: tuple[str, float] = ("", 0.0)
+        # A broker that is down is retried (by librdkafka, and by `run` with backoff) for as long
+        # as it takes; each distinct error is logged once per KAFKA_ERROR_LOG_EVERY seconds.
+        self._errors = OncePer(KAFKA_ERROR_LOG_EVERY)
+        self._librdkafka_logger = logging.getLogger(f"elasticc.brokerpoll.librdkafka.{source.name}")
+        self._librdkafka_logger.filters = [f for f in self._librdkafka_logger.filters if not isinstance(f, OncePer)]
+        self._librdkafka_logger.addFilter(OncePer(KAFKA_ERROR_LOG_EVERY))
 
     # -- consumer ----------------------------------------------------------------
 
@@ -198,7 +205,7 @@ class SourcePoller:
             "reconnect.backoff.max.ms": 10000,
             # librdkafka's own log lines go through Python logging (with
             # timestamps and the source's logger) instead of raw stderr.
-            "logger": logging.getLogger(f"elasticc.brokerpoll.librdkafka.{self.source.name}"),
+            "logger": self._librdkafka_logger,
             "log.connection.close": False,
         }
         config.update(self.source.settings)
@@ -218,10 +225,10 @@ class SourcePoller:
         # librdkafka retries connections itself (with backoff); say so once
         # in a while rather than on every attempt.
         text = str(error)
-        now = time.monotonic()
-        if text != self._last_error[0] or now - self._last_error[1] > 30:
-            logger.warning("source %s: kafka: %s", self.source.name, text)
-            self._last_error = (text, now)
+        allowed, held = self._errors.allow(text)
+        if allowed:
+            more = f" ({held} more like it since the last one)" if held else ""
+            logger.warning("source %s: kafka: %s%s", self.source.name, text, more)
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None:

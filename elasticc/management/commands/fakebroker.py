@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from elasticc.avro.versions import DEFAULT_SCHEMA_VERSION, SCHEMA_VERSIONS
 from elasticc.stream.fake_broker import FakeBrokerOptions, run_fake_broker
+from tom_desc.commands.kafka_check import require_kafka
 from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
@@ -37,6 +38,8 @@ class Command(BaseCommand):
             raise CommandError("--max-messages must be at least 1")
         if options["idle_exit"] is not None and options["idle_exit"] <= 0:
             raise CommandError("--idle-exit must be positive")
+        for servers in {options["kafka_server"], options["dest_kafka_server"] or options["kafka_server"]}:
+            require_kafka(servers)
         broker_options = FakeBrokerOptions(
             source_topics=options["source_topic"],
             dest_topic=options["dest_topic"],

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from elasticc.avro.versions import SCHEMA_VERSIONS
 from elasticc.stream import alert_sender
+from tom_desc.commands.kafka_check import require_kafka
 from tom_desc.commands.stop_signals import stop_requested_by_signals
 
 
@@ -83,6 +84,7 @@ class Command(BaseCommand):
             )
             return
 
+        require_kafka(options["kafka_server"])
         send_options = alert_sender.SendOptions(
             through_day=through,
             kafka_server=options["kafka_server"],
