@@ -319,7 +319,7 @@ def store_probe(n: int) -> dict[str, tuple[float, float, float]]:
 
     def one_statement(batch, placeholder, text_array, int_array, float_array):
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
-            ids, _ = _register_classifiers(cur, set().union(*(m.classifiers for m in batch)), None)
+            ids = _register_classifiers(cur, set().union(*(m.classifiers for m in batch)), None)[0]
             cls = [
                 (n, ids[k], c, p)
                 for n, m in enumerate(batch, 1)

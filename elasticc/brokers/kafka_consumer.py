@@ -185,6 +185,8 @@ class SourcePoller:
         self.stop = stop
         self.counts = SourceCounts()
         self._reset_done: set[tuple[str, int]] = set()
+        # Classifiers reported as evaluated in another taxonomy than the source's.
+        self._other_taxonomy_reported: set[int] = set()
         self._last_activity = time.monotonic()
         self._last_report = time.monotonic()
         # A broker that is down is retried (by librdkafka, and by `run` with backoff) for as long
@@ -342,6 +344,7 @@ class SourcePoller:
                 self.counts.classifications += batch.result.num_classifications
                 for classifier in batch.result.new_classifiers:
                     logger.info("source %s: new classifier %s", self.source.name, classifier)
+                self._report_other_taxonomy(batch.result)
         try:
             consumer.commit(
                 offsets=[TopicPartition(topic, partition, offset) for (topic, partition), offset in offsets.items()],
@@ -352,6 +355,22 @@ class SourcePoller:
             # insert nothing, and the next commit moves the offsets past them.
             logger.warning("source %s: offset commit failed (%s); a replay will be skipped", self.source.name, exc)
         self.backoff = BACKOFF_START
+
+    def _report_other_taxonomy(self, result: StoreResult) -> None:
+        """Say once per classifier that it keeps a taxonomy other than the
+        source's `taxonomy:` (which applies when a classifier is registered),
+        and how an admin changes it."""
+        for classifier, evaluated in result.other_taxonomy:
+            if classifier.classifierid in self._other_taxonomy_reported:
+                continue
+            self._other_taxonomy_reported.add(classifier.classifierid)
+            logger.warning(
+                "source %s: classifier %s is evaluated in %s, not in the source's taxonomy %s: a classifier keeps "
+                "the taxonomy it got when first registered or from an admin; "
+                "'manage.py set_classifier_taxonomy %d %s' changes it (and rebuilds its metrics)",
+                self.source.name, classifier, evaluated, self.source.taxonomy,
+                classifier.classifierid, self.source.taxonomy,
+            )  # fmt: skip
 
     def _decode(self, batch: list[Message]) -> tuple[list[BrokerMessageIn], dict[tuple[str, int], int], list[_Bad]]:
         good: list[BrokerMessageIn] = []

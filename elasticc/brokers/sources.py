@@ -13,13 +13,20 @@ command's `--config` overrides it. Format (YAML; JSON is valid YAML too):
         taxonomy: elasticc2               # optional: elasticc or elasticc2, the
                                           # taxonomy its new classifiers are
                                           # evaluated in (default: by schema
-                                          # version and classIds)
+                                          # version and classIds); see below
         group.id: desc-tom-pitt
         settings:                         # extra librdkafka settings (optional)
           security.protocol: SASL_SSL
           sasl.mechanism: SCRAM-SHA-512
           sasl.username: {env: PITT_KAFKA_USER}
           sasl.password: {file: /run/secrets/pitt-kafka-password}
+
+`taxonomy` is applied when a classifier is first registered. A classifier
+keeps its taxonomy after that, as an admin may have chosen it and changing it
+means rebuilding its metrics: `manage.py set_classifier_taxonomy ID
+elasticc|elasticc2|default` (or the classifier's admin page) changes it.
+brokerpoll logs, once per classifier, a classifier of a source that is
+evaluated in another taxonomy than the source's, with that command.
 
 Secrets never live in the file or the repository: any value of
 `bootstrap.servers` or `settings` may be `{env: NAME}` (an environment

@@ -66,6 +66,9 @@ class StoreResult:
     first_brokermessageid: int | None
     num_classifications: int
     new_classifiers: tuple[Classifier, ...] = field(default_factory=tuple)
+    # Classifiers registered before, evaluated in another taxonomy than the
+    # one the caller (a brokerpoll source) gave, with the one they keep.
+    other_taxonomy: tuple[tuple[Classifier, str], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -145,9 +148,10 @@ WITH want AS (
     ON CONFLICT (brokername, brokerversion, classifiername, classifierparams) DO NOTHING
     RETURNING classifierid, brokername, brokerversion, classifiername, classifierparams
 )
-SELECT classifierid, brokername, brokerversion, classifiername, classifierparams, true FROM new
+SELECT classifierid, brokername, brokerversion, classifiername, classifierparams, true, NULL::text FROM new
 UNION ALL
-SELECT c.classifierid, c.brokername, c.brokerversion, c.classifiername, c.classifierparams, false
+SELECT c.classifierid, c.brokername, c.brokerversion, c.classifiername, c.classifierparams, false,
+       c.evaluatedtaxonomy
 FROM elasticc_brokerclassifier c
 JOIN want ON c.brokername = want.b AND c.brokerversion = want.v
          AND c.classifiername = want.n AND c.classifierparams = want.p
@@ -220,7 +224,9 @@ def _check_quota(cursor: psycopg.Cursor, account: Account, wanted_columns: list[
 
 def _register_classifiers(
     cursor: psycopg.Cursor, keys: set[ClassifierKey], account: Account | None
-) -> tuple[dict[ClassifierKey, int], tuple[Classifier, ...]]:
+) -> tuple[dict[ClassifierKey, int], tuple[Classifier, ...], dict[Classifier, str]]:
+    """The id of every classifier of `keys`, the newly registered ones, and
+    the taxonomy each of the others is evaluated in."""
     wanted = sorted(keys)
     columns = [text_array(column) for column in zip(*wanted, strict=True)]
     if account is not None:
@@ -228,14 +234,17 @@ def _register_classifiers(
     params = [*columns, None if account is None else account.user_id]
     ids: dict[ClassifierKey, int] = {}
     new: list[Classifier] = []
+    known: dict[Classifier, str] = {}
     for _attempt in range(5):
         cursor.execute(_CLASSIFIERS_SQL, params)
-        for classifierid, b, v, n, p, is_new in cursor.fetchall():
+        for classifierid, b, v, n, p, is_new, evaluated in cursor.fetchall():
             ids[ClassifierKey(b, v, n, p)] = classifierid
             if is_new:
                 new.append(Classifier(classifierid, b, v, n, p))
+            else:
+                known[Classifier(classifierid, b, v, n, p)] = evaluated
         if len(ids) == len(wanted):
-            return ids, tuple(sorted(new))
+            return ids, tuple(sorted(new)), known
     raise RuntimeError(f"could not register classifiers {sorted(keys - set(ids))}")
 
 
@@ -278,7 +287,11 @@ def store_broker_messages(
 
     `taxonomy` (a brokerpoll source's choice) is the taxonomy classifiers
     registered here are evaluated in; without it each gets its default.
-    Classifiers registered before keep theirs (an admin may have set it).
+    Classifiers registered before keep theirs: it was decided when they were
+    registered or by an admin, and changing it means rebuilding their
+    metrics, which `set_classifier_taxonomy` does. Those evaluated in another
+    taxonomy than `taxonomy` are returned in `other_taxonomy`, for the
+    caller to report.
 
     `account` (a REST PUT's broker account) is recorded as the registrant of
     new classifiers, and if they would take it over its limit,
@@ -298,8 +311,8 @@ def store_broker_messages(
         # A plain psycopg cursor: server-side parameter binding, so each
         # array literal is sent once as a parameter, not spliced into the SQL.
         with psycopg.Cursor(connection.connection) as cursor:
-            classifier_ids, new_classifiers = (
-                _register_classifiers(cursor, classifier_keys, account) if classifier_keys else ({}, ())
+            classifier_ids, new_classifiers, known = (
+                _register_classifiers(cursor, classifier_keys, account) if classifier_keys else ({}, (), {})
             )
             if new_classifiers:
                 _set_taxonomies(cursor, new=new_classifiers, batch=batch, taxonomy=taxonomy)
@@ -347,6 +360,7 @@ def store_broker_messages(
         first_brokermessageid=min(new_ids.values(), default=None),
         num_classifications=len(message_ids),
         new_classifiers=new_classifiers,
+        other_taxonomy=tuple(sorted((c, t) for c, t in known.items() if taxonomy is not None and t != taxonomy)),
     )
 
 
@@ -375,4 +389,5 @@ def store_isolating_refused(
         first_brokermessageid=min(firsts, default=None),
         num_classifications=first.num_classifications + second.num_classifications,
         new_classifiers=tuple(sorted(first.new_classifiers + second.new_classifiers)),
+        other_taxonomy=tuple(sorted(set(first.other_taxonomy + second.other_taxonomy))),
     ), refused_first + refused_second

@@ -36,7 +36,8 @@ class Command(BaseCommand):
         "plus an optional ad hoc source (--topic ...), storing each message exactly once. "
         "brokerName, brokerVersion and classifierName may have at most 128 characters, classifierParams 256; "
         "a message breaking a rule, or one the database refuses, is logged with topic[partition]@offset, "
-        "counted as bad and skipped."
+        "counted as bad and skipped. A source's taxonomy (config file) is given to the classifiers it registers; "
+        "one registered before keeps its own (set_classifier_taxonomy changes it)."
     )
 
     def add_arguments(self, parser) -> None:

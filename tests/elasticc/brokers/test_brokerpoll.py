@@ -6,7 +6,9 @@ brokerClassification messages themselves with the project's Avro codec.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import re
 import signal
 import socket
@@ -16,10 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 
-from elasticc.models import BrokerClassification, BrokerMessage, RowCountDelta
+from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessage, RowCountDelta
 from elasticc.read.counts import row_count
 from tests.kafka_topics import CLASSES, encode, make_topic, produce, record
+from tests.manage_py import run_manage
 from tom_desc.local_services import Tansu
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -201,6 +205,48 @@ def write_config(tmp_path: Path, sources: list[dict]) -> Path:
     return path
 
 
+def test_a_config_file_taxonomy_is_given_to_new_classifiers_and_an_admins_choice_kept(
+    transactional_db, kafka_bootstrap, unique_name, tmp_path, caplog
+):
+    """A source's `taxonomy:` in the config file: the classifiers it registers
+    are evaluated in it (ELAsTiCC2 here, where their 3-digit classIds would
+    give ELAsTiCC by default). A classifier registered before keeps its
+    taxonomy (here an admin's choice), and brokerpoll says so once, with the
+    command that changes it."""
+    topic = unique_name
+    make_topic(kafka_bootstrap, topic)
+    source = {"name": "pitt", "bootstrap.servers": kafka_bootstrap, "topics": [topic], "schema": "v0_9_1",
+              "taxonomy": "elasticc2", "group.id": unique_name}  # fmt: skip
+    config = write_config(tmp_path, [source])
+
+    def poll() -> str:
+        out = io.StringIO()
+        call_command("brokerpoll", "--config", str(config), "--max-idle", "4", "--session-timeout-ms", "6000",
+                     "--batch-timeout", "0.5", "--batch-size", "5", stdout=out)  # fmt: skip
+        return out.getvalue()
+
+    produce(kafka_bootstrap, topic, encode([record(i) for i in range(10)]))
+    assert "pitt: 10 messages (10 new)" in poll()
+    classifier = BrokerClassifier.objects.get()
+    assert (classifier.taxonomy, classifier.defaulttaxonomy, classifier.evaluatedtaxonomy) == (
+        "elasticc2", "elasticc", "elasticc2"
+    )  # fmt: skip
+
+    # An admin's choice (the command or the admin page).
+    call_command(
+        "set_classifier_taxonomy", str(classifier.classifierid), "elasticc", "--no-refresh", stdout=io.StringIO()
+    )
+    produce(kafka_bootstrap, topic, encode([record(i) for i in range(10, 30)]))
+    with caplog.at_level(logging.WARNING, logger="elasticc.brokerpoll"):
+        assert "pitt: 20 messages (20 new)" in poll()
+    classifier.refresh_from_db()
+    assert classifier.evaluatedtaxonomy == "elasticc"
+    said = [r.getMessage() for r in caplog.records if "not in the source's taxonomy" in r.getMessage()]
+    assert len(said) == 1, said  # once, though every batch (of 5) had its messages
+    assert "is evaluated in elasticc, not in the source's taxonomy elasticc2" in said[0]
+    assert f"set_classifier_taxonomy {classifier.classifierid} elasticc2" in said[0]
+
+
 def test_broker_restart_mid_run_and_a_dead_source_does_not_block_others(
     subprocess_env, kafka_bootstrap, unique_name, tmp_path
 ):
@@ -269,26 +315,13 @@ def test_broker_restart_mid_run_and_a_dead_source_does_not_block_others(
 
 
 def test_command_errors_are_one_line_and_nonzero(subprocess_env, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "brokerpoll", "--config", ""],
-        cwd=BASE_DIR,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_manage(subprocess_env, "brokerpoll", "--config", "", timeout=60)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "CommandError: no sources: set BROKERPOLL_CONFIG, pass --config, or give --topic"
     ]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "brokerpoll", "--config", str(tmp_path / "missing.yaml")],
-        cwd=BASE_DIR,
-        env={**subprocess_env, "BROKERPOLL_CONFIG": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {**subprocess_env, "BROKERPOLL_CONFIG": ""}
+    result = run_manage(env, "brokerpoll", "--config", str(tmp_path / "missing.yaml"), timeout=60)
     assert result.returncode != 0
     assert "cannot read brokerpoll config" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -18,6 +18,7 @@ def test_config_file_validation(tmp_path, monkeypatch):
         "    bootstrap.servers: host:9092\n"
         "    topics: '^elasticc-.*'\n"
         "    schema: v0_9\n"
+        "    taxonomy: elasticc2\n"
         "    group.id: g\n"
         "    settings:\n"
         "      sasl.username: {env: SECRET_USER}\n"
@@ -26,6 +27,7 @@ def test_config_file_validation(tmp_path, monkeypatch):
     )
     (source,) = load_sources(path)
     assert source.topics == ("^elasticc-.*",)
+    assert (source.schema, source.taxonomy) == ("v0_9", "elasticc2")
     assert source.settings == {"sasl.username": "alice", "sasl.password": "s3cret", "enable.partition.eof": "false"}
 
     bad = {
@@ -34,6 +36,7 @@ def test_config_file_validation(tmp_path, monkeypatch):
         "{env: SECRET_USER}": ("{env: NOT_SET_ANYWHERE}", "NOT_SET_ANYWHERE is not set"),
         "      enable.partition.eof: false\n": ("      enable.auto.commit: true\n", "set by brokerpoll itself"),
         "'^elasticc-.*'": ("'^elasticc-(['", "bad topic pattern"),
+        "taxonomy: elasticc2": ("taxonomy: elasticc3", "taxonomy must be one of"),
     }
     text = path.read_text()
     for old, (new, message) in bad.items():
