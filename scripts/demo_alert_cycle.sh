@@ -8,7 +8,16 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 py=.venv/bin/python
+# The alert topics, with settings.py's defaults: wide-fast-deep, and the two
+# that deep-drilling alerts go to (an empty DDF name means none, as there);
+# the fake broker answers what arrives on each.
 alerts=${ALERT_TOPIC:-elasticc-alerts}
+ddf_full=${ALERT_DDF_TOPIC-elasticc-alerts-ddf-full}
+ddf_limited=${ALERT_DDF_LIMITED_TOPIC-elasticc-alerts-ddf-limited}
+sources=()
+for topic in "$alerts" "$ddf_full" "$ddf_limited"; do
+    if [[ -n $topic ]]; then sources+=(--source-topic "$topic"); fi
+done
 # A topic per run: the local Kafka keeps nothing across restarts, so offsets
 # start at 0 again, and a broker message's identity is topic/partition/offset.
 classifications=${DEMO_CLASSIFICATION_TOPIC:-fakebroker-classifications-$(date -u +%Y%m%dT%H%M%S)}
@@ -35,11 +44,12 @@ trap stop EXIT INT TERM
 $py manage.py brokerpoll --topic "$classifications" --group demo-brokerpoll --name fakebroker \
     >> var/log/brokerpoll.log 2>&1 &
 pids+=($!)
-$py manage.py fakebroker --source-topic "$alerts" --dest-topic "$classifications" --group demo-fakebroker \
+$py manage.py fakebroker "${sources[@]}" --dest-topic "$classifications" --group demo-fakebroker \
     >> var/log/fakebroker.log 2>&1 &
 pids+=($!)
 
-run $py manage.py send_elasticc_alerts --added-days "${DEMO_DAYS:-30}" --wfd-topic "$alerts" --do --no-progress \
+run $py manage.py send_elasticc_alerts --added-days "${DEMO_DAYS:-30}" --wfd-topic "$alerts" \
+    --ddf-full-topic "$ddf_full" --ddf-limited-topic "$ddf_limited" --do --no-progress \
     >> var/log/send_elasticc_alerts.log 2>&1
 echo "demo alert cycle: alerts sent (log in var/log/); classifications are arriving"
 

@@ -190,9 +190,12 @@ ELASTICC_TRUTH_PUBLIC = env_bool("ELASTICC_TRUTH_PUBLIC")
 KAFKA_BOOTSTRAP_SERVERS = (
     os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{os.environ.get('DESC_KAFKA_PORT') or 9092}"
 )
+# Wide-fast-deep alerts; deep-drilling alerts go to both DDF topics (365 and
+# 30 days of history), as ELAsTiCC streamed them. An empty DDF name means
+# none: DDF-full alerts then go to ALERT_TOPIC, no DDF-limited copy is sent.
 ALERT_TOPIC = os.environ.get("ALERT_TOPIC", "elasticc-alerts")
-ALERT_DDF_TOPIC = os.environ.get("ALERT_DDF_TOPIC", "")
-ALERT_DDF_LIMITED_TOPIC = os.environ.get("ALERT_DDF_LIMITED_TOPIC", "")
+ALERT_DDF_TOPIC = os.environ.get("ALERT_DDF_TOPIC", "elasticc-alerts-ddf-full")
+ALERT_DDF_LIMITED_TOPIC = os.environ.get("ALERT_DDF_LIMITED_TOPIC", "elasticc-alerts-ddf-limited")
 ALERT_SCHEMA_VERSION = os.environ.get("ALERT_SCHEMA_VERSION", DEFAULT_SCHEMA_VERSION)
 # brokerpoll sources: a JSON/YAML file path; see elasticc/brokers/sources.py.
 BROKERPOLL_CONFIG = os.environ.get("BROKERPOLL_CONFIG", "")

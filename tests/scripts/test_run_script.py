@@ -85,8 +85,23 @@ def _logs(tmp_path) -> str:
     return "\n".join(parts)
 
 
+def _classifications(session: requests.Session, base: str) -> list[dict]:
+    """Each classifier's distinct classIds and its taxonomy, through the SQL endpoint."""
+    answer = session.post(
+        f"{base}/db/runsqlquery/",
+        json={
+            "query": "SELECT DISTINCT k.classifiername, k.evaluatedtaxonomy, c.classid "
+            "FROM elasticc_brokerclassification c JOIN elasticc_brokerclassifier k USING (classifierid)"
+        },
+        headers={"X-CSRFToken": session.cookies["csrftoken"]},
+    ).json()
+    assert answer["status"] == "ok", answer
+    return answer["rows"]
+
+
 def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tmp_path):
     port = _free_port()
+    tag = uuid.uuid4().hex[:6]
     env = {
         **os.environ,
         **fresh_database,
@@ -95,7 +110,9 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
         "DESC_ADMIN_USER": "runadmin",
         "DESC_ADMIN_PASSWORD": "run-script-password",
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "ALERT_TOPIC": f"run-alerts-{uuid.uuid4().hex[:6]}",
+        "ALERT_TOPIC": f"run-alerts-{tag}",
+        "ALERT_DDF_TOPIC": f"run-alerts-ddf-full-{tag}",
+        "ALERT_DDF_LIMITED_TOPIC": f"run-alerts-ddf-limited-{tag}",
     }
     env.pop("DATABASE_URL", None)
     log = (tmp_path / "run.log").open("w")
@@ -117,8 +134,18 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
         while _count(session.get(f"{base}/elasticc/").text, "Classifications") == 0:
             assert time.monotonic() < deadline, "the demo alert cycle stored no classification"
             time.sleep(3)
-        # A long-query runner is running: a submitted query finishes.
+        # ELAsTiCC2 classifications (4-digit classIds; NugentClassifier says Ia, 2222).
         csrf = {"X-CSRFToken": session.cookies["csrftoken"]}
+        deadline = time.monotonic() + 60
+        rows = _classifications(session, base)
+        while "NugentClassifier" not in {r["classifiername"] for r in rows}:
+            assert time.monotonic() < deadline, f"no NugentClassifier classification: {rows}"
+            time.sleep(2)
+            rows = _classifications(session, base)
+        assert {r["evaluatedtaxonomy"] for r in rows} == {"elasticc2"}
+        assert all(1000 <= r["classid"] <= 9999 for r in rows), rows
+        assert {r["classid"] for r in rows if r["classifiername"] == "NugentClassifier"} == {2222}
+        # A long-query runner is running: a submitted query finishes.
         queryid = session.post(
             f"{base}/db/submitsqlquery/", json={"query": "SELECT count(*) AS n FROM elasticc_classid"}, headers=csrf
         ).json()["queryid"]

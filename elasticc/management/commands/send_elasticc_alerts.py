@@ -2,7 +2,8 @@
 
 The option names are the original DESC TOM's (`-d/--through-day`,
 `-a/--added-days`, `-k/--kafka-server`, `--wfd-topic`, `--ddf-full-topic`,
-`--ddf-limited-topic`); `--topic` and `--ddf-topic` remain as aliases.
+`--ddf-limited-topic`, `-f/--flush-every`); `--topic` and `--ddf-topic`
+remain as aliases.
 """
 
 from django.conf import settings
@@ -39,18 +40,19 @@ class Command(BaseCommand):
             "--ddf-full-topic",
             "--ddf-topic",
             dest="ddf_full_topic",
-            default=settings.ALERT_DDF_TOPIC or None,
-            help="topic for deep-drilling-field alerts with the full history (default: the WFD topic)",
+            default=settings.ALERT_DDF_TOPIC,
+            help="deep-drilling-field alerts with the full history (default %(default)s; '' for the WFD topic)",
         )
         parser.add_argument(
             "--ddf-limited-topic",
-            default=settings.ALERT_DDF_LIMITED_TOPIC or None,
-            help="also send deep-drilling-field alerts here, with 30 days of history (default: not sent)",
+            default=settings.ALERT_DDF_LIMITED_TOPIC,
+            help="deep-drilling-field alerts again, with 30 days of history (default %(default)s; '' for none)",
         )
         parser.add_argument("--schema", choices=SCHEMA_VERSIONS, default=settings.ALERT_SCHEMA_VERSION)
         parser.add_argument("--limit", type=int, help="send at most this many alerts")
         parser.add_argument("--batch-size", type=int, default=5000, help="alerts built per batch (default %(default)s)")
         parser.add_argument(
+            "-f",
             "--flush-every",
             type=int,
             default=50000,
@@ -89,8 +91,8 @@ class Command(BaseCommand):
             through_day=through,
             kafka_server=options["kafka_server"],
             topic=options["topic"],
-            ddf_full_topic=options["ddf_full_topic"],
-            ddf_limited_topic=options["ddf_limited_topic"],
+            ddf_full_topic=options["ddf_full_topic"] or None,
+            ddf_limited_topic=options["ddf_limited_topic"] or None,
             schema_version=options["schema"],
             limit=options["limit"],
             batch_size=options["batch_size"],

@@ -29,6 +29,17 @@ pytestmark = pytest.mark.kafka
 BASE_DIR = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture(autouse=True)
+def _ddf_alerts_in_the_wfd_topic(settings, monkeypatch):
+    """Without DDF topic names (empty settings) deep-drilling alerts go once,
+    to the WFD topic, as in the tests that read all they sent from one topic;
+    a test that names DDF topics gets them. (The defaults are shared topic
+    names, which no test should write to.)"""
+    for name in ("ALERT_DDF_TOPIC", "ALERT_DDF_LIMITED_TOPIC"):
+        setattr(settings, name, "")
+        monkeypatch.setenv(name, "")  # for manage.py in a subprocess
+
+
 @pytest.fixture
 def unsent_sample(shared_dir, transactional_db):
     """The sample, nothing sent yet, every fifth object a deep-drilling one."""
@@ -245,11 +256,11 @@ def _history_span(alert: dict) -> float:
 @pytest.mark.slow
 def test_original_options_and_ddf_full_and_limited_topics(sample_with_unsent_ddf, kafka_bootstrap, unique_name):
     """The original command's options: -d, -a (whole nights), -k, --wfd-topic,
-    --ddf-full-topic, --ddf-limited-topic; a deep-drilling alert goes to both
+    --ddf-full-topic, --ddf-limited-topic, -f; a deep-drilling alert goes to both
     DDF topics, with the full history and with 30 days of it."""
     wfd, full, limited = f"{unique_name}-wfd", f"{unique_name}-ddf-full", f"{unique_name}-ddf-limited"
     out = run("-d", "60578", "-k", kafka_bootstrap, "--wfd-topic", wfd, "--ddf-full-topic", full,
-              "--ddf-limited-topic", limited, "--do")  # fmt: skip
+              "--ddf-limited-topic", limited, "-f", "100", "--do")  # fmt: skip
     expected = alerts_through(60578)
     assert len(expected) == 545
     assert "Sent 545 alerts through MJD 60578.0000" in out
