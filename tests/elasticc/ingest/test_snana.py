@@ -205,6 +205,20 @@ def test_demo_data_loads_the_sample(sample_snana_dir):
     assert row_counts(TABLES) == SAMPLE_COUNTS
 
 
+def test_demo_data_default_is_the_shipped_sample():
+    """Without --sample-dir: the ELAsTiCC2 sample shipped in demo/snana (no
+    ../shared needed), 346 objects."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    assert f"ELAsTiCC2 SNANA sample from {BASE_DIR / 'demo' / 'snana'}" in out.getvalue()
+    assert row_counts(TABLES) == SAMPLE_COUNTS
+    assert SAMPLE_COUNTS["elasticc_diaobject"] == 346
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_parallel_workers_load_the_same_rows(sample_snana_dir):
