@@ -1,23 +1,18 @@
 """manage.py without a reachable database: one line and a non-zero exit, no traceback."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.manage_py import run_manage
 from tests.ports import free_port
-from tom_desc.local_services import BASE_DIR
 
 
 @pytest.mark.slow
 def test_command_without_the_database_says_so_in_one_line():
     env = {**os.environ, "DB_HOST": "127.0.0.1", "DB_PORT": str(free_port())}
     env.pop("DATABASE_URL", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", "send_elasticc_alerts", "-d", "60000"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = run_manage(env, "send_elasticc_alerts", "-d", "60000", timeout=60)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

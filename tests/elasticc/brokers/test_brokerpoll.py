@@ -23,6 +23,7 @@ from django.core.management import call_command
 from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessage, RowCountDelta
 from elasticc.read.counts import row_count
 from tests.kafka_topics import CLASSES, encode, make_topic, produce, record
+from tests.manage_py import run_manage
 from tom_desc.local_services import Tansu
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -314,26 +315,13 @@ def test_broker_restart_mid_run_and_a_dead_source_does_not_block_others(
 
 
 def test_command_errors_are_one_line_and_nonzero(subprocess_env, tmp_path):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "brokerpoll", "--config", ""],
-        cwd=BASE_DIR,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_manage(subprocess_env, "brokerpoll", "--config", "", timeout=60)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "CommandError: no sources: set BROKERPOLL_CONFIG, pass --config, or give --topic"
     ]
-    result = subprocess.run(
-        [sys.executable, "manage.py", "brokerpoll", "--config", str(tmp_path / "missing.yaml")],
-        cwd=BASE_DIR,
-        env={**subprocess_env, "BROKERPOLL_CONFIG": ""},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {**subprocess_env, "BROKERPOLL_CONFIG": ""}
+    result = run_manage(env, "brokerpoll", "--config", str(tmp_path / "missing.yaml"), timeout=60)
     assert result.returncode != 0
     assert "cannot read brokerpoll config" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

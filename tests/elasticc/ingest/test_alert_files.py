@@ -5,8 +5,6 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 import tarfile
 import tracemalloc
 from pathlib import Path
@@ -21,10 +19,10 @@ from elasticc.ingest.alert_files import load_alert_files
 from elasticc.ingest.snana import load_snana_dirs
 from elasticc.read.counts import row_counts
 from elasticc.stream.alert_builder import build_alerts
+from tests.manage_py import run_manage
 
 pytestmark = pytest.mark.django_db
 
-BASE_DIR = Path(__file__).resolve().parents[3]
 TABLES = {
     "elasticc_diaobject": "diaobjectid",
     "elasticc_diasource": "diasourceid",
@@ -204,21 +202,12 @@ def test_command_exit_status_and_messages(shared_dir, tmp_path, subprocess_env):
     sample = shared_dir / "elasticc" / "sample" / "alerts"
     bad = tmp_path / "broken.avro.gz"
     bad.write_bytes(b"\x1f\x8b\x08\x00garbage")
-    command = [sys.executable, "manage.py", "load_elasticc_alerts", "--no-progress"]
-    ok = subprocess.run(
-        [*command, *map(str, sorted(sample.glob("*.schemaless.avro")))],
-        cwd=BASE_DIR,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = ("load_elasticc_alerts", "--no-progress")
+    ok = run_manage(subprocess_env, *command, *map(str, sorted(sample.glob("*.schemaless.avro"))))
     assert ok.returncode == 0, ok.stderr
     assert "3 alerts" in ok.stdout
     assert "rows/s" in ok.stdout
-    failed = subprocess.run(
-        [*command, str(bad)], cwd=BASE_DIR, env=subprocess_env, capture_output=True, text=True, timeout=300
-    )
+    failed = run_manage(subprocess_env, *command, str(bad))
     assert failed.returncode != 0
     assert "broken.avro.gz" in failed.stderr
     assert "Traceback" not in failed.stderr

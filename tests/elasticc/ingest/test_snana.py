@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from django.db import connection
 from elasticc.ingest.bulk_copy import LOAD_ORDER
 from elasticc.ingest.snana import load_snana_dirs
 from elasticc.read.counts import row_counts
+from tests.manage_py import run_manage
 
 pytestmark = pytest.mark.django_db
 
@@ -179,14 +178,7 @@ def test_command_reports_bad_file_and_exits_nonzero(sample_snana_dir, tmp_path, 
     good = _copy_model_dir(sample_snana_dir, tmp_path, "ELASTICC2_TRAIN_01_1percent_KN_K17")
     bad = sorted(model.glob("*_PHOT.FITS.gz"))[0]
     bad.write_bytes(b"not a fits file at all")
-    result = subprocess.run(
-        [sys.executable, "manage.py", "load_snana_fits", str(model), str(good)],
-        cwd=BASE_DIR,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_manage(subprocess_env, "load_snana_fits", str(model), str(good))
     assert result.returncode != 0
     assert bad.name in result.stderr
     assert "objects" in result.stdout

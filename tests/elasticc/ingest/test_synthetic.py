@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 from django.db import connection
 
 from elasticc.ingest.synthetic import DEFAULT_FIRST_OBJECT_ID, generate_elasticc_data, synthetic_gentypes
 from elasticc.read.counts import row_counts
+from tests.manage_py import run_manage
 
 pytestmark = pytest.mark.django_db
 
-BASE_DIR = Path(__file__).resolve().parents[3]
 TABLES = {
     "elasticc_diaobject": "diaobjectid",
     "elasticc_diasource": "diasourceid",
@@ -168,14 +164,7 @@ def test_overlapping_id_range_is_refused(generated):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_command(subprocess_env):
-    result = subprocess.run(
-        [sys.executable, "manage.py", "generate_elasticc_data", "--objects", "40", "--seed", "3", "--no-progress"],
-        cwd=BASE_DIR,
-        env=subprocess_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_manage(subprocess_env, "generate_elasticc_data", "--objects", "40", "--seed", "3", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "40 objects" in result.stdout
     assert "rows/s" in result.stdout
