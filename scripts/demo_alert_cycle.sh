@@ -36,7 +36,7 @@ run() {
 }
 stop() {
     trap - EXIT INT TERM
-    stop_processes "${DESC_STOP_GRACE:-10}" "${pids[@]}" $current
+    stop_processes "${DESC_STOP_GRACE:-5}" "${pids[@]}" $current
     exit 0
 }
 trap stop EXIT INT TERM

@@ -22,8 +22,10 @@ source scripts/lib/stop_processes.sh
 workers=()
 cleanup() {
     trap - EXIT INT TERM
-    # Longer than the demo cycle's own grace, so it can name a stuck worker.
-    stop_processes $((${DESC_STOP_GRACE:-10} + 3)) "${workers[@]}"
+    # Workers stop in a second or two (a batch, a Kafka group leave); gunicorn gives requests in
+    # flight GUNICORN_GRACEFUL_TIMEOUT. One second longer than the demo cycle's own grace, so it
+    # can name a stuck worker: the whole stop is bounded at about 6 s, plus stopping the services.
+    stop_processes $((${DESC_STOP_GRACE:-5} + 1)) "${workers[@]}"
     if [ "${DESC_KEEP_SERVICES:-0}" != 1 ]; then
         $py -m tom_desc.local_services down || true
     fi
@@ -41,6 +43,6 @@ echo "DESC TOM on http://127.0.0.1:${PORT:-8080}/  (Ctrl-C stops it)"
     --bind "127.0.0.1:${PORT:-8080}" \
     --workers "${GUNICORN_WORKERS:-2}" --threads "${GUNICORN_THREADS:-4}" \
     --timeout "${GUNICORN_TIMEOUT:-600}" --access-logfile var/log/access.log \
-    --graceful-timeout "${GUNICORN_GRACEFUL_TIMEOUT:-5}" &
+    --graceful-timeout "${GUNICORN_GRACEFUL_TIMEOUT:-3}" &
 workers+=($!)
 wait -n "${workers[-1]}"

@@ -452,8 +452,10 @@ def poll_sources(
 ) -> list[SourceCounts]:
     """Run one poller thread per source until `stop` is set (or all are idle
     past `options.max_idle`); meanwhile call `housekeeping` (the command passes the metrics refresh,
-    which also compacts row counts) about every `housekeeping_every` seconds.
-    Returns the counts."""
+    which also compacts row counts) about every `housekeeping_every` seconds,
+    and once more at an idle exit; not after a stop request, which must end
+    the process within seconds (the refresh is incremental: the next run, or
+    `refresh_elasticc_metrics`, folds in what this one stored). Returns the counts."""
     pollers = [SourcePoller(source, options, stop) for source in sources]
     threads = [threading.Thread(target=p.run, name=f"brokerpoll-{p.source.name}", daemon=True) for p in pollers]
     for thread in threads:
@@ -468,7 +470,7 @@ def poll_sources(
                 housekeeping()
             except Exception as exc:
                 logger.warning("housekeeping failed: %s", exc)
-    if housekeeping is not None:
+    if housekeeping is not None and not stop.is_set():
         try:
             housekeeping()
         except Exception as exc:

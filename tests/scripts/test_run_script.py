@@ -168,6 +168,7 @@ def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tm
         # Stopped in time, but only by a kill after the grace period: worth a look.
         warnings.warn(f"a worker needed SIGKILL on Ctrl-C:\n{_logs(tmp_path)}", stacklevel=1)
     assert not port_open("127.0.0.1", port)
-    assert time.monotonic() - stopping < 20, "Ctrl-C took too long to stop everything"
+    # Workers stop in a second or two; stuck ones are killed after 5-6 s (scripts/run.sh).
+    assert time.monotonic() - stopping < 8, "Ctrl-C took too long to stop everything"
     leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     assert leftovers.strip() == ""

@@ -207,3 +207,31 @@ def test_poison_messages_are_skipped_with_their_offsets_and_the_rest_stored(
     assert f"skipped bad message {topic}[0]@30: refused by the database (CheckViolation" in caplog.text
     assert constraint in caplog.text
     assert "reconnecting" not in caplog.text
+
+
+def test_housekeeping_at_an_idle_exit_but_not_after_a_stop_request(kafka_bootstrap, unique_name):
+    """A stop request (SIGTERM, Ctrl-C) ends brokerpoll within seconds: the
+    last metrics refresh is left to the next run; an idle exit still does it."""
+    source = make_source(
+        name="inproc", servers=kafka_bootstrap, topics=[unique_name], schema="v0_9_1", group=unique_name
+    )
+    calls: list[str] = []
+    stop = threading.Event()
+    stopper = threading.Timer(1.0, stop.set)
+    stopper.start()
+    started = time.monotonic()
+    kafka_consumer.poll_sources(
+        sources=[source],
+        options=PollOptions(batch_timeout=0.3, session_timeout_ms=SESSION_TIMEOUT_MS),
+        stop=stop,
+        housekeeping=lambda: calls.append("stop"),
+    )
+    assert time.monotonic() - started < 10
+    assert calls == []
+    kafka_consumer.poll_sources(
+        sources=[source],
+        options=PollOptions(batch_timeout=0.3, session_timeout_ms=SESSION_TIMEOUT_MS, max_idle=1.0),
+        stop=threading.Event(),
+        housekeeping=lambda: calls.append("idle"),
+    )
+    assert calls == ["idle"]
