@@ -58,7 +58,7 @@ from elasticc.avro import codec as avro_codec
 from elasticc.brokers.parsing import BrokerMessageError, BrokerMessageIn, MessageOrigin, parse_avro_record
 from elasticc.brokers.sources import Source
 from elasticc.brokers.storage import StoreResult, store_isolating_refused
-from tom_desc.commands.log_limits import OncePer
+from tom_desc.commands.log_limits import KafkaErrorLog, OncePer
 
 logger = logging.getLogger("elasticc.brokerpoll")
 
@@ -191,7 +191,7 @@ class SourcePoller:
         self._last_report = time.monotonic()
         # A broker that is down is retried (by librdkafka, and by `run` with backoff) for as long
         # as it takes; each distinct error is logged once per KAFKA_ERROR_LOG_EVERY seconds.
-        self._errors = OncePer(KAFKA_ERROR_LOG_EVERY)
+        self._on_error = KafkaErrorLog(logger, f"source {source.name}: kafka", KAFKA_ERROR_LOG_EVERY)
         self._librdkafka_logger = logging.getLogger(f"elasticc.brokerpoll.librdkafka.{source.name}")
         self._librdkafka_logger.filters = [f for f in self._librdkafka_logger.filters if not isinstance(f, OncePer)]
         self._librdkafka_logger.addFilter(OncePer(KAFKA_ERROR_LOG_EVERY))
@@ -222,15 +222,6 @@ class SourcePoller:
             }
         )
         return config
-
-    def _on_error(self, error: KafkaError) -> None:
-        # librdkafka retries connections itself (with backoff); say so once
-        # in a while rather than on every attempt.
-        text = str(error)
-        allowed, held = self._errors.allow(text)
-        if allowed:
-            more = f" ({held} more like it since the last one)" if held else ""
-            logger.warning("source %s: kafka: %s%s", self.source.name, text, more)
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
         if error is not None:

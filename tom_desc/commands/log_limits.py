@@ -6,7 +6,8 @@ running against a dead broker would fill its log with the same two lines.
 `OncePer` lets a line through once per `seconds` per distinct text (the
 durations librdkafka puts in it, "after 0ms", and the client's number,
 "rdkafka#consumer-3", do not make it distinct) and says how many it held
-back when the line next comes through.
+back when the line next comes through. `KafkaErrorLog` is the Kafka
+clients' error callback built on it.
 """
 
 import logging
@@ -45,3 +46,24 @@ class OncePer(logging.Filter):
             record.msg = f"{record.getMessage()} ({held} more like it since the last one)"
             record.args = ()
         return allowed
+
+
+class KafkaErrorLog:
+    """librdkafka's `error_cb` for every Kafka client of the project.
+
+    librdkafka retries broker outages itself and reports them here; without a
+    callback they would go to stderr unformatted. Each distinct error is
+    logged as a warning, `<prefix>: <error>`, at most once per `seconds`: the
+    caller decides what is fatal (undelivered alerts, a flush that times out).
+    """
+
+    def __init__(self, logger: logging.Logger, prefix: str = "Kafka", seconds: float = 60.0) -> None:
+        self.logger = logger
+        self.prefix = prefix
+        self._errors = OncePer(seconds)
+
+    def __call__(self, error: object) -> None:
+        allowed, held = self._errors.allow(str(error))
+        if allowed:
+            more = f" ({held} more like it since the last one)" if held else ""
+            self.logger.warning("%s: %s%s", self.prefix, error, more)
