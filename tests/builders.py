@@ -534,9 +534,52 @@ def alert_id(obj: int, k: int) -> int:
     return obj * 10 + k
 
 
+def detection(
+    obj: int, k: int, mjd: float, *, ra: float, decl: float, flux: float, fluxerr: float, snr: float, band: str = "r"
+) -> dict[str, Any]:
+    """The source row of detection `k` of object `obj` (id `alert_id(obj, k)`, as its alert's)."""
+    return {
+        "diasourceid": alert_id(obj, k),
+        "diaobjectid": obj,
+        "midpointtai": mjd,
+        "filtername": band,
+        "ra": ra,
+        "decl": decl,
+        "psflux": flux,
+        "psfluxerr": fluxerr,
+        "snr": snr,
+    }
+
+
+def add_alerted_objects(
+    objects: Sequence[dict],
+    sources: Sequence[dict],
+    sent: Mapping[int, datetime],
+    *,
+    forced: Sequence[dict] | None = None,
+    truth: Sequence[dict] | None = None,
+) -> None:
+    """Objects, their detections each with an alert of the same id, and (when
+    given) forced sources and truth; then the alerts in `sent` marked sent."""
+    alerts = [
+        {"alertid": s["diasourceid"], "diasourceid": s["diasourceid"], "diaobjectid": s["diaobjectid"]} for s in sources
+    ]
+    tables = {
+        "elasticc_diaobject": rows(objects),
+        "elasticc_diasource": rows(sources),
+        "elasticc_diaalert": rows(alerts),
+    }
+    if forced is not None:
+        tables["elasticc_diaforcedsource"] = rows(forced)
+    if truth is not None:
+        tables["elasticc_diaobjecttruth"] = rows(truth)
+    add_rows(tables)
+    mark_sent(sent)
+
+
 def add_metrics_objects() -> None:
     """Objects, sources, alerts (sent as SENT says), forced sources and truth of the set."""
-    objects, sources, alerts, forced, truth = [], [], [], [], []
+    objects, sources, forced, truth = [], [], [], []
     sent = {}
     for obj, gentype in OBJECTS.items():
         objects.append(
@@ -550,23 +593,11 @@ def add_metrics_objects() -> None:
             }
         )
         for k, band in enumerate("gri"):
-            sid = alert_id(obj, k)
-            sources.append(
-                {
-                    "diasourceid": sid,
-                    "diaobjectid": obj,
-                    "midpointtai": 60000.3 + SOURCE_DAYS[k],
-                    "filtername": band,
-                    "ra": 10.0,
-                    "decl": -30.0,
-                    "psflux": 1000.0 + 100 * k,
-                    "psfluxerr": 50.0,
-                    "snr": 20.0,
-                }
-            )
-            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
+            mjd = 60000.3 + SOURCE_DAYS[k]
+            flux = 1000.0 + 100 * k
+            sources.append(detection(obj, k, mjd, ra=10.0, decl=-30.0, flux=flux, fluxerr=50.0, snr=20.0, band=band))
             if (obj, k) in SENT:
-                sent[sid] = DAY1 + timedelta(days=k)
+                sent[alert_id(obj, k)] = DAY1 + timedelta(days=k)
         for i in range(1, 6):
             forced.append(
                 {
@@ -580,16 +611,7 @@ def add_metrics_objects() -> None:
             )
         if gentype is not None:
             truth.append({"diaobjectid": obj, "gentype": gentype, "zcmb": 0.1, "peakmjd": 60003.0})
-    add_rows(
-        {
-            "elasticc_diaobject": rows(objects),
-            "elasticc_diasource": rows(sources),
-            "elasticc_diaalert": rows(alerts),
-            "elasticc_diaforcedsource": rows(forced),
-            "elasticc_diaobjecttruth": rows(truth),
-        }
-    )
-    mark_sent(sent)
+    add_alerted_objects(objects, sources, sent, forced=forced, truth=truth)
 
 
 def store_metrics_message(
@@ -668,37 +690,16 @@ def days_source_mjd(obj: int, k: int) -> float:
 def add_days_objects() -> None:
     """Objects, sources, alerts (each sent when the night of its source
     starts, in MJD order) and truth of the N-day set."""
-    objects, sources, alerts, truth = [], [], [], []
+    objects, sources, truth = [], [], []
     sent = {}
     for obj, (gentype, offsets) in DAYS_OBJECTS.items():
         objects.append({"diaobjectid": obj, "ra": 20.0, "decl": -10.0, "isddf": False})
         for k, offset in enumerate(offsets):
-            sid = alert_id(obj, k)
-            sources.append(
-                {
-                    "diasourceid": sid,
-                    "diaobjectid": obj,
-                    "midpointtai": DAYS_MJD0 + offset,
-                    "filtername": "r",
-                    "ra": 20.0,
-                    "decl": -10.0,
-                    "psflux": 500.0,
-                    "psfluxerr": 50.0,
-                    "snr": 10.0,
-                }
-            )
-            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
-            sent[sid] = DAYS_SENT0 + timedelta(days=offset)
+            mjd = DAYS_MJD0 + offset
+            sources.append(detection(obj, k, mjd, ra=20.0, decl=-10.0, flux=500.0, fluxerr=50.0, snr=10.0))
+            sent[alert_id(obj, k)] = DAYS_SENT0 + timedelta(days=offset)
         truth.append({"diaobjectid": obj, "gentype": gentype, "zcmb": 0.1, "peakmjd": DAYS_MJD0 + 10})
-    add_rows(
-        {
-            "elasticc_diaobject": rows(objects),
-            "elasticc_diasource": rows(sources),
-            "elasticc_diaalert": rows(alerts),
-            "elasticc_diaobjecttruth": rows(truth),
-        }
-    )
-    mark_sent(sent)
+    add_alerted_objects(objects, sources, sent, truth=truth)
 
 
 def store_days_message(index: int) -> StoreResult:
@@ -770,37 +771,15 @@ def three_sources(obj: int) -> list[float]:
 
 def load_three_class_data() -> dict[str, int]:
     """The whole set, metrics not refreshed; returns {"P": classifierid, "Q": classifierid}."""
-    objects, sources, alerts, truth = [], [], [], []
+    objects, sources, truth = [], [], []
     sent = {}
     for obj, classid in THREE_TRUTH.items():
         objects.append({"diaobjectid": obj, "ra": 30.0 + (obj - 3000) * 0.01, "decl": -20.0, "isddf": False})
         for k, mjd in enumerate(three_sources(obj)):
-            sid = alert_id(obj, k)
-            sources.append(
-                {
-                    "diasourceid": sid,
-                    "diaobjectid": obj,
-                    "midpointtai": mjd,
-                    "filtername": "r",
-                    "ra": 30.0,
-                    "decl": -20.0,
-                    "psflux": 800.0,
-                    "psfluxerr": 40.0,
-                    "snr": 20.0,
-                }
-            )
-            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
-            sent[sid] = THREE_SENT0 + timedelta(days=mjd - THREE_MJD0)
+            sources.append(detection(obj, k, mjd, ra=30.0, decl=-20.0, flux=800.0, fluxerr=40.0, snr=20.0))
+            sent[alert_id(obj, k)] = THREE_SENT0 + timedelta(days=mjd - THREE_MJD0)
         truth.append({"diaobjectid": obj, "gentype": THREE_GENTYPES[classid], "zcmb": 0.1, "peakmjd": mjd})
-    add_rows(
-        {
-            "elasticc_diaobject": rows(objects),
-            "elasticc_diasource": rows(sources),
-            "elasticc_diaalert": rows(alerts),
-            "elasticc_diaobjecttruth": rows(truth),
-        }
-    )
-    mark_sent(sent)
+    add_alerted_objects(objects, sources, sent, truth=truth)
     for (obj, k), probs in THREE_P_MESSAGES.items():
         classifications = {CLASSIFIER_P: probs}
         if (obj, k) in THREE_Q_MESSAGES:  # one v0_9 message naming both classifiers
@@ -835,28 +814,17 @@ def followup_flux(mag: float) -> float:
 
 
 def load_followup_data() -> None:
-    objects, sources, alerts, forced = [], [], [], []
+    objects, sources, forced = [], [], []
     sent = {}
     for obj, (detections, mag) in FOLLOWUP_OBJECTS.items():
         objects.append({"diaobjectid": obj, "ra": 150.0 + (obj - 4000) * 0.5, "decl": 2.0, "isddf": False})
+        flux = followup_flux(mag)
         for k, (mjd, is_sent) in enumerate(detections):
-            sid = alert_id(obj, k)
             sources.append(
-                {
-                    "diasourceid": sid,
-                    "diaobjectid": obj,
-                    "midpointtai": mjd,
-                    "filtername": "r",
-                    "ra": objects[-1]["ra"],
-                    "decl": 2.0,
-                    "psflux": followup_flux(mag),
-                    "psfluxerr": followup_flux(mag) / 20,
-                    "snr": 20.0,
-                }
+                detection(obj, k, mjd, ra=objects[-1]["ra"], decl=2.0, flux=flux, fluxerr=flux / 20, snr=20.0)
             )
-            alerts.append({"alertid": sid, "diasourceid": sid, "diaobjectid": obj})
             if is_sent:
-                sent[sid] = FOLLOWUP_SENT + timedelta(days=mjd - 60000.0)
+                sent[alert_id(obj, k)] = FOLLOWUP_SENT + timedelta(days=mjd - 60000.0)
         for i, mjd in enumerate(FOLLOWUP_FORCED_MJDS):
             forced.append(
                 {
@@ -868,12 +836,4 @@ def load_followup_data() -> None:
                     "psfluxerr": followup_flux(mag) / 20,
                 }
             )
-    add_rows(
-        {
-            "elasticc_diaobject": rows(objects),
-            "elasticc_diasource": rows(sources),
-            "elasticc_diaalert": rows(alerts),
-            "elasticc_diaforcedsource": rows(forced),
-        }
-    )
-    mark_sent(sent)
+    add_alerted_objects(objects, sources, sent, forced=forced)
