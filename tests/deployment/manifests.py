@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -254,9 +253,3 @@ def suspicious_tracked_files(paths: list[str], read) -> list[str]:
             elif name.endswith(CONFIG_SUFFIXES) and (line := literal_secret_assignment(text)):
                 bad.append(f"{path}: assigns a literal secret ({line[:30]}...)")
     return bad
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

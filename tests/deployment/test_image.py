@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.deployment.manifests import (
-    ROOT,
-    free_port,
-)
+from tests.deployment.manifests import ROOT
+from tests.ports import free_port
 from tom_desc.local_services import port_open
 
 # --- the image ------------------------------------------------------------------------

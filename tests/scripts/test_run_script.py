@@ -5,7 +5,6 @@ the demo alert cycle; Ctrl-C stops what it started."""
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -17,15 +16,10 @@ import requests
 from django.db import connection
 from psycopg import sql
 
+from tests.ports import free_port
 from tom_desc.local_services import BASE_DIR, port_open
 
 pytestmark = [pytest.mark.django_db, pytest.mark.kafka, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -100,7 +94,7 @@ def _classifications(session: requests.Session, base: str) -> list[dict]:
 
 
 def test_run_command_brings_up_a_working_tom(fresh_database, kafka_bootstrap, tmp_path):
-    port = _free_port()
+    port = free_port()
     tag = uuid.uuid4().hex[:6]
     env = {
         **os.environ,

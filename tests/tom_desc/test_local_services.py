@@ -9,15 +9,10 @@ import uuid
 import psycopg
 import pytest
 
+from tests.ports import free_port
 from tom_desc.local_services import BASE_DIR, PgCluster, ServiceError, Tansu, pid_alive, port_open
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -30,7 +25,7 @@ def scratch_dir():
 
 
 def test_tansu_up_is_idempotent_and_down_stops_it(scratch_dir):
-    broker = Tansu(root=scratch_dir, port=_free_port())
+    broker = Tansu(root=scratch_dir, port=free_port())
     try:
         assert "started" in broker.up()
         assert port_open("127.0.0.1", broker.port)
@@ -57,7 +52,7 @@ def test_a_silent_broker_process_is_replaced_not_reported_running(scratch_dir):
     silent = scratch_dir / "tansu"
     silent.symlink_to(shutil.which("sleep"))
     stuck = subprocess.Popen([str(silent), "600"])
-    broker = Tansu(root=scratch_dir, port=_free_port())
+    broker = Tansu(root=scratch_dir, port=free_port())
     broker.pidfile.write_text(str(stuck.pid))
     try:
         assert broker.running_pid() == stuck.pid
@@ -71,7 +66,7 @@ def test_a_silent_broker_process_is_replaced_not_reported_running(scratch_dir):
 
 def test_a_pid_file_naming_another_program_is_ignored(scratch_dir):
     other = subprocess.Popen(["sleep", "600"])
-    broker = Tansu(root=scratch_dir, port=_free_port())
+    broker = Tansu(root=scratch_dir, port=free_port())
     broker.pidfile.write_text(str(other.pid))
     try:
         assert broker.running_pid() is None
@@ -94,7 +89,7 @@ def test_port_taken_is_a_readable_error(scratch_dir):
 
 
 def test_postgres_cluster_lifecycle(scratch_dir):
-    cluster = PgCluster(root=scratch_dir / "pg", port=_free_port())
+    cluster = PgCluster(root=scratch_dir / "pg", port=free_port())
     try:
         assert "started" in cluster.up()
         assert "already running" in cluster.up()

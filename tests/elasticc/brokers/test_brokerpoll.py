@@ -11,7 +11,6 @@ import json
 import logging
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessag
 from elasticc.read.counts import row_count
 from tests.kafka_topics import CLASSES, encode, make_topic, produce, record
 from tests.manage_py import run_manage
+from tests.ports import free_port
 from tom_desc.local_services import Tansu
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -79,12 +79,6 @@ def assert_exactly_once(topic_prefix: str, alerts: range | list[int]) -> None:
     rows = list(BrokerMessage.objects.filter(topicname__startswith=topic_prefix).values_list("alertid", flat=True))
     assert len(rows) == len(alerts)
     assert sorted(rows) == list(alerts)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_every_message_stored_once_with_ordered_timing_and_bad_ones_counted(
