@@ -1,4 +1,4 @@
-"""Benchmark: the follow-up API (/elasticc2/, followup.md) at 10^5 known objects
+"""Benchmark: the follow-up API (/elasticc2/, README "Follow-up coordination") at 10^5 known objects
 and 10^7 forced points, vs the per-object ORM queries the original ran.
 
     .venv/bin/python bench/followup.py [--objects 100000] [--forced 100] [--sources 10]
@@ -15,7 +15,7 @@ and 10^7 forced points, vs the per-object ORM queries the original ran.
    the SNANA loader writes them, with seeded noise. The stream has reached MJD_NOW = 60000 + days: alerts of
    detections up to it are sent (alertsenttimestamp set), later ones are not,
    so the world knows every object (its forced photometry up to its latest
-   sent alert, followup.md). Then `--wanted` wanted spectra from two
+   sent alert). Then `--wanted` wanted spectra from two
    requesters on the most recently peaking objects, with 5% of them planned
    recently and 5% reported recently (left out by spectrawanted's defaults),
    and as many old plans that do not count.

@@ -1,4 +1,4 @@
-"""The follow-up API under /elasticc2/ (followup.md): thin views that parse
+"""The follow-up API under /elasticc2/ (README, "Follow-up coordination"): thin views that parse
 the body (`validation`), call a selector or service and shape the answer.
 
 Every answer is JSON with `status`: "ok", or "error" with `error` naming the

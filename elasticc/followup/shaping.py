@@ -1,4 +1,4 @@
-"""JSON shapes of the follow-up answers (followup.md), from selector rows.
+"""JSON shapes of the follow-up answers (README, "Follow-up coordination"), from selector rows.
 
 A light curve comes out of PostgreSQL as JSON (`selectors._light_curves`)
 and is embedded here as it is, so a large answer is assembled from a few

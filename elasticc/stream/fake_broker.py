@@ -122,7 +122,7 @@ def classify(
     random_sn = random_sn_probabilities(rng, schema_version=schema_version)
     if schema_version == "v0_9":
         # v0_9 names the classifier in each classification; still one
-        # message per classifier (kafka.md), as for v0_9_1.
+        # message per classifier (README, "The alert cycle on Kafka"), as for v0_9_1.
         return [
             {
                 **head,

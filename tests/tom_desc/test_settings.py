@@ -19,7 +19,7 @@ def settings_with(monkeypatch, **env: str) -> dict:
 
 
 def test_deep_drilling_alerts_have_two_topics_by_default(monkeypatch):
-    """kafka.md: DDF alerts go to a DDF-full and a DDF-limited topic, so
+    """The alert cycle (README): DDF alerts go to a DDF-full and a DDF-limited topic, so
     neither may default to none (which sent them once, to the WFD topic)."""
     values = settings_with(monkeypatch)
     assert [values[name] for name in ALERT_TOPIC_SETTINGS] == [
