@@ -20,7 +20,10 @@ Why it is shaped this way:
   writer schema fails), anything its decoder raises (a corrupt deflate
   block) rejects that path only, and a single alert may be at most
   `max_alert_bytes` (16 MiB) decompressed, read as a stream so that a gzip
-  bomb is refused without being expanded.
+  bomb is refused without being expanded. A container's blocks are
+  decompressed by `elasticc.avro.container` to at most `max_alert_bytes` per
+  record they hold and `max_block_bytes` (64 MiB) in all, so a deflate bomb
+  in a container is refused too.
 - Decoding is per record (fastavro); everything after it is columnar COPY,
   flushed every `batch_alerts` alerts inside the path's transaction, and tar
   archives are streamed member by member, so memory stays bounded on big
@@ -37,12 +40,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-import fastavro
 import pyarrow
 from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
 from elasticc.avro import codec as avro_codec
+from elasticc.avro import container as avro_container
 from elasticc.avro.columns import (
     DIAFORCEDSOURCE_AVRO_FIELDS,
     DIAOBJECT_AVRO_FIELDS,
@@ -63,19 +66,32 @@ MISSING_CCDVISITID = -1
 # ELAsTiCC alerts with their whole history are tens of kilobytes; the bound
 # keeps a decompression bomb from taking the loader's memory.
 MAX_ALERT_BYTES = 16 << 20
+# A container block (many alerts) decompressed; fastavro writes blocks of
+# about 16 KB and Java Avro of 64 KB, so real containers are far below it.
+MAX_BLOCK_BYTES = 64 << 20
 
 
 class AlertFormatError(ValueError):
     """An input that is not a valid alert file (message names it and why)."""
 
 
-def _container_records(stream: BinaryIO, name: str, schema_version: str) -> Iterator[dict]:
+def _container_records(
+    stream: BinaryIO, name: str, schema_version: str, limit: int, block_limit: int
+) -> Iterator[dict]:
     """The records of an Avro container, resolved to our alert schema: a
     writer schema of something else fails here, not later as a row of the
-    wrong type. fastavro reads block by block, so a container is streamed."""
+    wrong type. Read block by block, each decompressed within its bound
+    (`elasticc.avro.container`), so a container is streamed."""
     try:
-        yield from fastavro.reader(stream, reader_schema=avro_codec.parsed_schema("alert", schema_version))
-    except Exception as exc:  # untrusted bytes: anything a decoder raises (zlib.error, schema errors) is "corrupt"
+        yield from avro_container.read_records(
+            stream,
+            avro_codec.parsed_schema("alert", schema_version),
+            max_record_bytes=limit,
+            max_block_bytes=block_limit,
+        )
+    except avro_container.ContainerError as exc:
+        raise AlertFormatError(f"{name}: corrupt, foreign or oversized Avro container ({exc})") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # the gzip around a container
         raise AlertFormatError(f"{name}: corrupt or foreign Avro container ({type(exc).__name__}: {exc})") from exc
 
 
@@ -91,18 +107,20 @@ def _read_capped(stream: BinaryIO, name: str, limit: int, start: bytes = b"") ->
     return data
 
 
-def _alerts_in_bytes(data: bytes, name: str, schema_version: str, limit: int, depth: int = 0) -> Iterator[dict]:
+def _alerts_in_bytes(
+    data: bytes, name: str, schema_version: str, limit: int, block_limit: int, depth: int = 0
+) -> Iterator[dict]:
     """Every alert record in one file's bytes, whatever the wrapping."""
     if depth > 3:
         raise AlertFormatError(f"{name}: nested too deep")
     if data[:2] == GZIP_MAGIC:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
             data = _read_capped(stream, name, limit)
-        yield from _alerts_in_bytes(data, name, schema_version, limit, depth + 1)
+        yield from _alerts_in_bytes(data, name, schema_version, limit, block_limit, depth + 1)
     elif data[:4] == CONTAINER_MAGIC:
-        yield from _container_records(io.BytesIO(data), name, schema_version)
+        yield from _container_records(io.BytesIO(data), name, schema_version, limit, block_limit)
     elif _is_tar(data):
-        yield from _alerts_in_tar(data, name, schema_version, limit, depth)
+        yield from _alerts_in_tar(data, name, schema_version, limit, block_limit, depth)
     else:
         try:
             yield avro_codec.decode(data, "alert", schema_version)
@@ -124,7 +142,9 @@ def _member_bytes(archive: tarfile.TarFile, member: tarfile.TarInfo, name: str, 
     return None if handle is None else handle.read()
 
 
-def _alerts_in_tar(data: bytes, name: str, schema_version: str, limit: int, depth: int) -> Iterator[dict]:
+def _alerts_in_tar(
+    data: bytes, name: str, schema_version: str, limit: int, block_limit: int, depth: int
+) -> Iterator[dict]:
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as archive:
             for member in archive:
@@ -132,12 +152,14 @@ def _alerts_in_tar(data: bytes, name: str, schema_version: str, limit: int, dept
                     continue
                 content = _member_bytes(archive, member, name, limit)
                 if content is not None:
-                    yield from _alerts_in_bytes(content, f"{name}:{member.name}", schema_version, limit, depth + 1)
+                    yield from _alerts_in_bytes(
+                        content, f"{name}:{member.name}", schema_version, limit, block_limit, depth + 1
+                    )
     except tarfile.TarError as exc:
         raise AlertFormatError(f"{name}: corrupt tar archive ({exc})") from exc
 
 
-def _alerts_in_file(path: Path, schema_version: str, limit: int) -> Iterator[dict]:
+def _alerts_in_file(path: Path, schema_version: str, limit: int, block_limit: int) -> Iterator[dict]:
     """Every alert of one file. Tar archives (plain or gzipped) are streamed
     member by member and containers block by block, so a night's file never
     has to fit in memory; anything else is one alert, read up to `limit`
@@ -150,11 +172,11 @@ def _alerts_in_file(path: Path, schema_version: str, limit: int) -> Iterator[dic
             start = stream.read(512)
             if start[:4] == CONTAINER_MAGIC:
                 stream.seek(0)
-                yield from _container_records(stream, path.name, schema_version)
+                yield from _container_records(stream, path.name, schema_version, limit, block_limit)
                 return
             if not _is_tar(start):
                 data = _read_capped(stream, path.name, limit, start)
-                yield from _alerts_in_bytes(data, path.name, schema_version, limit, 1 if gzipped else 0)
+                yield from _alerts_in_bytes(data, path.name, schema_version, limit, block_limit, 1 if gzipped else 0)
                 return
     except (OSError, EOFError, zlib.error) as exc:
         raise AlertFormatError(f"{path.name}: unreadable or corrupt gzip ({exc})") from exc
@@ -165,7 +187,9 @@ def _alerts_in_file(path: Path, schema_version: str, limit: int) -> Iterator[dic
                     continue
                 content = _member_bytes(archive, member, path.name, limit)
                 if content is not None:
-                    yield from _alerts_in_bytes(content, f"{path.name}:{member.name}", schema_version, limit, 1)
+                    yield from _alerts_in_bytes(
+                        content, f"{path.name}:{member.name}", schema_version, limit, block_limit, 1
+                    )
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise AlertFormatError(f"{path.name}: corrupt or truncated archive ({type(exc).__name__}: {exc})") from exc
 
@@ -262,7 +286,9 @@ class _Rows:
         }
 
 
-def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: int, limit: int) -> dict[str, int]:
+def _load_one(
+    path: Path, *, schema_version: str, dry_run: bool, batch_alerts: int, limit: int, block_limit: int
+) -> dict[str, int]:
     """Load one path in one transaction; returns rows inserted (read, if dry run)."""
     totals = dict.fromkeys(ALERT_TABLES, 0)
 
@@ -278,7 +304,7 @@ def _load_one(path: Path, *, schema_version: str, dry_run: bool, batch_alerts: i
     with transaction.atomic(), connection.cursor() as cursor:
         rows = _Rows()
         nalerts = 0
-        for alert in _alerts_in_file(path, schema_version, limit):
+        for alert in _alerts_in_file(path, schema_version, limit, block_limit):
             rows.add(alert, path.name)
             nalerts += 1
             if len(rows) >= batch_alerts:
@@ -298,13 +324,15 @@ def load_alert_files(
     progress: bool = False,
     batch_alerts: int = 20_000,
     max_alert_bytes: int = MAX_ALERT_BYTES,
+    max_block_bytes: int = MAX_BLOCK_BYTES,
 ) -> LoadReport:
     """Load alert files (see module docstring for the formats).
 
     Returns rows really inserted per table (rows read, for a dry run); a bad
     path is in `files_failed` with the reason and contributes nothing. A
     single alert (a file or tar member that is not a container or tar) may
-    be at most `max_alert_bytes` decompressed.
+    be at most `max_alert_bytes` decompressed; a container block at most
+    `max_alert_bytes` per record it holds and `max_block_bytes` in all.
     """
     check_schema_version(schema_version)
     report = LoadReport(counts=dict.fromkeys(ALERT_TABLES, 0), dry_run=dry_run)
@@ -314,7 +342,12 @@ def load_alert_files(
     for path in bar:
         try:
             counts = _load_one(
-                path, schema_version=schema_version, dry_run=dry_run, batch_alerts=batch_alerts, limit=max_alert_bytes
+                path,
+                schema_version=schema_version,
+                dry_run=dry_run,
+                batch_alerts=batch_alerts,
+                limit=max_alert_bytes,
+                block_limit=max_block_bytes,
             )
         except AlertFormatError as exc:
             report.files_failed.append((str(path), str(exc)))

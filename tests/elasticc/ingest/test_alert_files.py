@@ -7,6 +7,7 @@ import io
 import json
 import tarfile
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import fastavro
@@ -274,3 +275,45 @@ def test_a_gzip_bomb_is_refused_without_expanding_it(tmp_path):
     assert path == str(bomb)
     assert "more than 8388608 bytes" in why
     assert peak < 40 << 20, f"{peak / 2**20:.0f} MiB in memory"
+
+
+def _avro_long(n: int) -> bytes:
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    return bytes(out) + bytes([n])
+
+
+def test_a_deflate_bomb_in_a_container_is_refused_without_expanding_it(sample_rows_and_alerts, tmp_path):
+    """Regression: fastavro decompresses a container's block whole, so a
+    400 KB container of one deflate block grew the loader by 800 MB; the
+    per-alert cap applied to files and tar members only."""
+    _, alerts = sample_rows_and_alerts
+    schema = _inline(avro_codec.parsed_schema("alert", "v0_9_1"), dict(avro_codec._named_schemas("v0_9_1")), set())
+    header = _container([], schema, codec="deflate")  # no records: the header alone, ending with the sync marker
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = b"\x00" * (1 << 20)
+    data = b"".join(deflate.compress(chunk) for _ in range(200)) + deflate.flush()  # 200 MB of zeros
+    assert len(data) < 400_000
+    bomb = tmp_path / "a_bomb.avro"
+    bomb.write_bytes(header + _avro_long(2) + _avro_long(len(data)) + data + header[-16:])
+    good = tmp_path / "b_good.avro"
+    good.write_bytes(_container(alerts["v0_9_1"][:3], schema, codec="deflate"))
+    tracemalloc.start()
+    try:
+        report = load_alert_files(paths=[tmp_path], max_alert_bytes=8 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 60 << 20, f"{peak / 2**20:.0f} MiB in memory"
+    ((path, why),) = report.files_failed
+    assert path == str(bomb)
+    assert why.startswith("a_bomb.avro: ")
+    assert "block 1: 2 records expand to more than 16777216 bytes" in why
+    assert report.files_loaded == [str(good)]
+    assert len(_rows("elasticc_diaalert")) == 3
+    # The absolute cap of a block holds whatever its record count says.
+    report = load_alert_files(paths=[bomb], max_alert_bytes=8 << 20, max_block_bytes=1 << 20)
+    assert "expand to more than 1048576 bytes" in report.files_failed[0][1]
