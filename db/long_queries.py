@@ -31,7 +31,15 @@ from django.utils import timezone
 
 from db.models import LongQuery
 from db.result_formats import write_csv, write_parquet, write_pickled_dataframe
-from db.sql_runner import SqlLimits, SqlQueryError, SqlQueryInterrupted, SqlRequest, SqlStream, start_sql
+from db.sql_runner import (
+    SqlLimits,
+    SqlQueryError,
+    SqlQueryInterrupted,
+    SqlRequest,
+    SqlStream,
+    check_statements,
+    start_sql,
+)
 
 logger = logging.getLogger("db.long_queries")
 
@@ -66,11 +74,13 @@ def new_runner_id() -> str:
 
 
 def submit_long_query(*, user, request: SqlRequest, fmt: str) -> LongQuery:
-    """Queue a validated request for a runner."""
+    """Queue a validated request for a runner; its statements are checked
+    now (SET, transaction control, ...), so a refused one is never queued."""
     if fmt == "numpy":
         raise SqlQueryError("format numpy is not supported (the original never implemented it); use parquet or csv")
     if fmt not in LongQuery.Format.values:
         raise SqlQueryError(f"format must be one of {', '.join(LongQuery.Format.values)}")
+    check_statements(user=user, request=request)
     limit = settings.LONG_QUERY_MAX_PENDING_PER_USER
     with transaction.atomic():
         # Serialises one user's submissions on a row the SQL roles cannot read.

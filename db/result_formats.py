@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from db.sql_runner import SqlQueryError, SqlStream
+from db.sql_runner import JsonText, SqlQueryError, SqlStream
 
 # PostgreSQL type OIDs whose values need converting for CSV / Arrow.
 JSON_OIDS = frozenset({114, 3802})
@@ -101,18 +101,51 @@ def _dumps(value: Any) -> bytes:
     return orjson.dumps(value, default=_json_value, option=orjson.OPT_PASSTHROUGH_DATETIME)
 
 
+def _json_text(value: Any) -> str:
+    """A value orjson cannot encode, as text: its JSON by the standard library
+    (integers past 64 bits, nesting past orjson's 254 levels), else `str`."""
+    for encode in (lambda v: json.dumps(v, default=_json_value), str):
+        try:
+            return encode(value)
+        except (RecursionError, TypeError, ValueError):
+            continue
+    return f"<{type(value).__name__} value that has no JSON form>"
+
+
+def _dumps_rows(rows: list[dict]) -> bytes:
+    """A batch of rows as JSON. A value orjson refuses (it checks types as it
+    writes, so only once the response has begun) becomes its text, so every
+    value encodes."""
+    try:
+        return _dumps(rows)
+    except orjson.JSONEncodeError:
+        return _dumps([{key: _encodable(value) for key, value in row.items()} for row in rows])
+
+
+def _encodable(value: Any) -> Any:
+    try:
+        _dumps(value)
+    except orjson.JSONEncodeError:
+        return _json_text(value)
+    return value
+
+
 def unique_names(names: list[str]) -> list[str]:
-    """Column names made unique (`a`, `a_1`, ...), so `SELECT 1 AS a, 2 AS a` keeps both values."""
-    seen: dict[str, int] = {}
+    """Column names made unique (`a`, `a_1`, ...), so `SELECT 1 AS a, 2 AS a` keeps both values.
+
+    A suffix never takes a name the result already has (`a, a, a_1` gives
+    `a, a_2, a_1`), nor one given before."""
+    counts: dict[str, int] = {}
     taken = set(names)
     out = []
     for name in names:
-        count = seen.get(name, 0)
-        seen[name] = count + 1
+        count = counts.get(name, 0)
         candidate = name
-        while count and (candidate := f"{name}_{count}") in taken:
-            count += 1
-        taken.add(candidate)
+        if count:
+            while (candidate := f"{name}_{count}") in taken:
+                count += 1
+            taken.add(candidate)
+        counts[name] = count + 1
         out.append(candidate)
     return out
 
@@ -139,15 +172,16 @@ def json_chunks(stream: SqlStream) -> Iterator[bytes]:
 
     `status` comes last so that an error after rows were sent (row cap, timeout,
     size cap) still yields a well-formed document whose status is "error".
-    Rows are objects keyed by `unique_names(columns)`.
+    Rows are objects keyed by `columns`, the result's names made unique
+    (`unique_names`), so `columns` names every key of a row.
     """
     keys = unique_names(stream.columns)
     budget = _ResponseBudget()
-    yield b'{"columns": ' + _dumps(stream.columns) + b', "rows": ['
+    yield b'{"columns": ' + _dumps(keys) + b', "rows": ['
     separator = b""
     try:
         for batch in stream.batches():
-            body = _dumps(_json_rows(keys, stream.type_oids, batch))[1:-1]
+            body = _dumps_rows(_json_rows(keys, stream.type_oids, batch))[1:-1]
             if body:
                 yield budget.spend(separator + body)
                 separator = b","
@@ -178,7 +212,7 @@ class ResponseChunks:
 
 def _csv_converter(oid: int) -> Callable[[Any], Any] | None:
     if oid in JSON_OIDS:
-        return lambda v: None if v is None else json.dumps(v)
+        return lambda v: v if v is None or isinstance(v, JsonText) else _json_text(v)
     if oid == BYTEA_OID:
         return lambda v: None if v is None else bytes(v).hex()
     if oid in (1082, 1083, 1114, 1184):
@@ -219,6 +253,23 @@ def csv_chunks(stream: SqlStream) -> Iterator[bytes]:
     except SqlQueryError as exc:
         stream.close()
         yield f"#ERROR: {exc}\n".encode()
+
+
+class _MemoryBudget:
+    """Counts the bytes of the Arrow batches of a result that will be held in
+    memory whole (the pandas format) against LONG_QUERY_PANDAS_MAX_BYTES."""
+
+    def __init__(self) -> None:
+        self.limit = settings.LONG_QUERY_PANDAS_MAX_BYTES
+        self.held = 0
+
+    def spend(self, nbytes: int) -> None:
+        self.held += nbytes
+        if self.held > self.limit:
+            raise SqlQueryError(
+                f"the result is larger than {self.limit} bytes in memory (setting LONG_QUERY_PANDAS_MAX_BYTES), "
+                "too large for one pandas DataFrame; use format parquet or csv, or select fewer rows or columns"
+            )
 
 
 def _check_file_size(size: int, max_bytes: int | None) -> None:
@@ -296,7 +347,9 @@ def _parquet_schema(stream: SqlStream) -> pa.Schema:
     return pa.schema([pa.field(name, type_) for name, type_ in zip(unique_names(stream.columns), types, strict=True)])
 
 
-def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
+def write_parquet(
+    stream: SqlStream, path: Path, *, max_bytes: int | None = None, memory: _MemoryBudget | None = None
+) -> int:
     """Write the whole result to `path` as Parquet, a row group per block read.
 
     From a `copy_query` stream, Arrow's CSV reader (C++) parses PostgreSQL's
@@ -304,10 +357,11 @@ def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None
     several times faster than converting fetched rows, with memory bounded by
     the block size. PostgreSQL's CSV tells NULL (an empty unquoted field) from
     an empty string (`""`); bytea arrives as `\\x<hex>` and is stored as
-    the hex; other types without an Arrow counterpart keep PostgreSQL's text."""
+    the hex; other types without an Arrow counterpart keep PostgreSQL's text.
+    With `memory`, each batch read also counts against that budget."""
     schema = _parquet_schema(stream)
     if stream.copy_query is None:
-        return _write_parquet_rows(stream, path, schema, max_bytes=max_bytes)
+        return _write_parquet_rows(stream, path, schema, max_bytes=max_bytes, memory=memory)
     source = _ChunkFile(stream.csv_chunks())
     try:
         reader = pa_csv.open_csv(
@@ -328,6 +382,8 @@ def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None
             for batch in reader:
                 for i in bytea:
                     batch = batch.set_column(i, schema.field(i), pc.utf8_slice_codeunits(batch.column(i), 2))
+                if memory is not None:
+                    memory.spend(batch.nbytes)
                 writer.write_batch(batch)
                 _check_file_size(path.stat().st_size, max_bytes)
             if not stream.rows_sent:
@@ -343,7 +399,9 @@ def write_parquet(stream: SqlStream, path: Path, *, max_bytes: int | None = None
     return stream.rows_sent
 
 
-def _write_parquet_rows(stream: SqlStream, path: Path, schema: pa.Schema, *, max_bytes: int | None) -> int:
+def _write_parquet_rows(
+    stream: SqlStream, path: Path, schema: pa.Schema, *, max_bytes: int | None, memory: _MemoryBudget | None
+) -> int:
     with pq.ParquetWriter(path, schema) as writer:
         wrote = False
         for batch in stream.batches():
@@ -352,7 +410,10 @@ def _write_parquet_rows(stream: SqlStream, path: Path, schema: pa.Schema, *, max
                 _arrow_column(oid, column, type_)
                 for oid, column, type_ in zip(stream.type_oids, columns, schema.types, strict=True)
             ]
-            writer.write_batch(pa.record_batch(arrays, schema=schema))
+            record_batch = pa.record_batch(arrays, schema=schema)
+            if memory is not None:
+                memory.spend(record_batch.nbytes)
+            writer.write_batch(record_batch)
             wrote = True
             _check_file_size(path.stat().st_size, max_bytes)
         if not wrote:
@@ -363,10 +424,13 @@ def _write_parquet_rows(stream: SqlStream, path: Path, schema: pa.Schema, *, max
 def write_pickled_dataframe(stream: SqlStream, path: Path, *, max_bytes: int | None = None) -> int:
     """The original TOM's `pandas` format: the result as one pickled pandas
     DataFrame. It goes through Parquet first, so the rows are typed the same
-    way and memory holds one copy of the result when the frame is built."""
+    way and memory holds one copy of the result when the frame is built.
+    The frame is the whole result in memory, so the batches read are counted
+    as they come and the query stops once they pass
+    LONG_QUERY_PANDAS_MAX_BYTES, before any frame is built."""
     staged = path.with_name(path.name + ".parquet")
     try:
-        rows = write_parquet(stream, staged, max_bytes=max_bytes)
+        rows = write_parquet(stream, staged, max_bytes=max_bytes, memory=_MemoryBudget())
         pq.read_table(staged).to_pandas().to_pickle(path)
     finally:
         staged.unlink(missing_ok=True)

@@ -26,6 +26,11 @@ process, never by trusting the query text alone:
   lift it, and neither can many short statements), `statement_timeout` set at
   connection start-up is the server-side backstop, and a request holds at most
   `SQL_MAX_STATEMENTS` statements.
+- **Parsing.** sqlparse is pure Python (seconds for 100 KB of SQL), so the
+  text's size (`SQL_MAX_QUERY_BYTES`) is the only check before a request
+  holds its concurrency slot; the statements are counted (split, not yet
+  grouped) and then parsed under the slot, and the parsing counts in the
+  request's time.
 - **Memory.** Row-returning final statements run through a server-side cursor
   (DECLARE/FETCH) and are handed out in batches of at most `batch_rows` rows
   and about `BATCH_BYTES` bytes (wide rows make small batches), so neither a
@@ -37,6 +42,7 @@ process, never by trusting the query text alone:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -51,7 +57,10 @@ import psycopg
 import sqlparse
 from django.conf import settings
 from psycopg import sql
+from psycopg.types.json import set_json_loads
+from sqlparse import lexer as sql_lexer
 from sqlparse import tokens as T
+from sqlparse.engine import StatementSplitter
 
 from db.csv_rows import CsvRowEnds
 from db.sql_slots import SlotLease, SqlBusy, acquire_slot
@@ -68,8 +77,6 @@ BATCH_BYTES = 8 * 1024 * 1024
 FIRST_BATCH_ROWS = 10
 # CSV through COPY is handed on in chunks of about this size (see `_copy_chunks`).
 COPY_CHUNK_BYTES = 256 * 1024
-# sqlparse is pure Python: bound the text it splits (value lists go in subdict).
-MAX_QUERY_CHARS = 1_000_000
 
 # First keywords refused before anything runs. Transaction control would end
 # the rolled-back transaction; SET/RESET would change the session's limits.
@@ -132,7 +139,7 @@ def parse_sql_request(*, data: Mapping[str, Any]) -> SqlRequest:
     if not queries:
         raise SqlQueryError("query must be either a list of strings or a string")
     request = SqlRequest(queries=tuple(queries), subdicts=tuple(subdicts))
-    plan_statements(request=request)
+    check_request_size(request=request)
     return request
 
 
@@ -201,16 +208,60 @@ def _bind(text: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any] | N
     return PLACEHOLDER_RE.sub(replace, text), bound
 
 
-def plan_statements(*, request: SqlRequest) -> list[Statement]:
-    """Split every query into single statements and refuse forbidden ones."""
-    if sum(len(query) for query in request.queries) > MAX_QUERY_CHARS:
+def _too_many_statements(count: int | str) -> SqlQueryError:
+    return SqlQueryError(
+        f"a request may hold at most {settings.SQL_MAX_STATEMENTS} statements (SQL_MAX_STATEMENTS), "
+        f"this one has {count}"
+    )
+
+
+def _is_statement(stmt: sqlparse.sql.Statement) -> bool:
+    """Whether a split statement holds SQL (not only whitespace, comments or `;`)."""
+    return any(not token.is_whitespace and token.ttype not in T.Comment and token.value != ";" for token in stmt.tokens)
+
+
+def check_request_size(*, request: SqlRequest) -> None:
+    """The one check made before a request holds a slot: the size of its SQL
+    text (SQL_MAX_QUERY_BYTES), which bounds what parsing it may cost
+    (sqlparse is pure Python: even lexing 100 KB takes about a second)."""
+    size = sum(len(query.encode("utf-8", "surrogatepass")) for query in request.queries)
+    if size > settings.SQL_MAX_QUERY_BYTES:
         raise SqlQueryError(
-            f"queries are longer than {MAX_QUERY_CHARS} characters; pass long lists of values in subdict"
+            f"the SQL text is {size} bytes, more than the limit of {settings.SQL_MAX_QUERY_BYTES} bytes "
+            "(setting SQL_MAX_QUERY_BYTES); pass long lists of values in subdict"
         )
+
+
+def _check_statement_count(*, request: SqlRequest) -> None:
+    """SQL_MAX_STATEMENTS, counted before any statement is grouped (the
+    costly part of sqlparse): the text is only lexed and split, lazily,
+    stopping at the first statement too many."""
+    count = 0
+    for query in request.queries:
+        for stmt in StatementSplitter().process(sql_lexer.tokenize(query)):
+            count += _is_statement(stmt)
+            if count > settings.SQL_MAX_STATEMENTS:
+                raise _too_many_statements(f"more than {settings.SQL_MAX_STATEMENTS}")
+
+
+def _without_comments(stmt: sqlparse.sql.Statement) -> str:
+    """The statement's text with each comment replaced by a space (PostgreSQL
+    reads a comment as whitespace), from the tokens already parsed."""
+    return "".join(" " if token.ttype in T.Comment else token.value for token in stmt.flatten()).strip()
+
+
+def plan_statements(*, request: SqlRequest) -> list[Statement]:
+    """Split every query into single statements and refuse forbidden ones.
+
+    The costly part of a request's checks: `start_sql` calls it once it
+    holds the request's slot and its time has started. The text's size is
+    checked first, then the statements are counted, then parsed whole."""
+    check_request_size(request=request)
+    _check_statement_count(request=request)
     statements: list[Statement] = []
     for query, subdict in zip(request.queries, request.subdicts, strict=True):
         try:
-            parsed = sqlparse.parse(query)
+            parsed = list(sqlparse.parsestream(query))
         except sqlparse.exceptions.SQLParseError as exc:
             raise SqlQueryError(
                 f"the query is too complex to check ({exc}); split it or pass values in subdict"
@@ -220,7 +271,7 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
             first = _first_keyword(stmt)
             if not text or not first:
                 continue
-            stripped = sqlparse.format(text, strip_comments=True)
+            stripped = _without_comments(stmt)
             if first in TRANSACTION_KEYWORDS or (first == "PREPARE" and PREPARE_TRANSACTION_RE.match(stripped)):
                 raise SqlQueryError(
                     f"transaction control ({first}) is not allowed: every request runs in one transaction "
@@ -242,10 +293,7 @@ def plan_statements(*, request: SqlRequest) -> list[Statement]:
     if not statements:
         raise SqlQueryError("query contains no SQL statement")
     if len(statements) > settings.SQL_MAX_STATEMENTS:
-        raise SqlQueryError(
-            f"a request may hold at most {settings.SQL_MAX_STATEMENTS} statements (SQL_MAX_STATEMENTS), "
-            f"this one has {len(statements)}"
-        )
+        raise _too_many_statements(len(statements))
     return statements
 
 
@@ -266,27 +314,49 @@ def role_for_user(*, user) -> tuple[str, str | None]:
         raise SqlQueryError("the server cannot set up your SQL role; tell the site's administrators") from exc
 
 
+class JsonText(str):
+    """A json/jsonb value kept as its text: nested too deeply for Python's parser."""
+
+
+def _load_json(data: bytes | memoryview | str) -> Any:
+    """json/jsonb values, parsed by the standard library (integers of any
+    size); a value nested deeper than Python's parser goes (about 1,000
+    levels; PostgreSQL allows more) stays its text instead of failing the fetch."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        return JsonText(bytes(data).decode() if isinstance(data, bytes | memoryview) else data)
+
+
 def _connect(*, role: str, password: str | None, timeout_ms: int, application_name: str) -> psycopg.Connection:
     options = (
         f"-c statement_timeout={int(timeout_ms)} -c idle_in_transaction_session_timeout={max(int(timeout_ms), 60000)} "
         "-c TimeZone=UTC"
     )
-    return connect(user=role, password=password, options=options, application_name=application_name[:63])
+    conn = connect(user=role, password=password, options=options, application_name=application_name[:63])
+    set_json_loads(_load_json, conn)
+    return conn
+
+
+def _timeout_message(timeout_ms: int, timeout_setting: str) -> str:
+    hint = "; submit it as a long query" if timeout_setting == "SQL_STATEMENT_TIMEOUT_MS" else ""
+    return f"query exceeded the time limit of {timeout_ms} ms for the whole request (setting {timeout_setting}){hint}"
 
 
 @dataclass
 class _Watchdog:
     """Cancels the server call in flight once the request's deadline passes
-    (`timeout_s` after the watchdog was made)."""
+    (`timeout_s` after `started`, by default when the watchdog was made)."""
 
     conn: psycopg.Connection
     timeout_s: float
+    started: float = field(default_factory=time.monotonic)
     fired: bool = False
     interrupted: bool = False
     deadline: float = field(init=False)
 
     def __post_init__(self) -> None:
-        self.deadline = time.monotonic() + self.timeout_s
+        self.deadline = self.started + self.timeout_s
 
     def cancel(self, *, interrupted: bool = False) -> None:
         self.fired = True
@@ -356,12 +426,15 @@ class SqlStream:
         if isinstance(exc, psycopg.errors.QueryCanceled) or self.watchdog.fired:
             if self.watchdog.interrupted:
                 return SqlQueryInterrupted("query interrupted: the runner is shutting down")
-            hint = "; submit it as a long query" if self.timeout_setting == "SQL_STATEMENT_TIMEOUT_MS" else ""
-            return SqlQueryError(
-                f"query exceeded the time limit of {self.timeout_ms} ms for the whole request "
-                f"(setting {self.timeout_setting}){hint}"
-            )
+            return SqlQueryError(_timeout_message(self.timeout_ms, self.timeout_setting))
         return SqlQueryError(str(exc).strip() or exc.__class__.__name__)
+
+    def _row_cap_error(self) -> SqlQueryError:
+        """The row cap's error; only the endpoint's suggests a long query (a long query is one)."""
+        hint = "add a LIMIT or submit it as a long query" if self.max_rows_setting == "SQL_MAX_ROWS" else "add a LIMIT"
+        return SqlQueryError(
+            f"query returned more than the row limit of {self.max_rows} rows (setting {self.max_rows_setting}); {hint}"
+        )
 
     def _batch_size(self) -> int:
         """Rows for the next fetch: `batch_rows`, fewer when rows are wide."""
@@ -383,10 +456,7 @@ class SqlStream:
             want = min(want, self.max_rows - self.rows_sent + 1)
         rows = self.watchdog.call(self.cursor.fetchmany, want)
         if self.max_rows is not None and self.rows_sent + len(rows) > self.max_rows:
-            raise SqlQueryError(
-                f"query returned more than the row limit of {self.max_rows} rows (setting {self.max_rows_setting}); "
-                "add a LIMIT or submit it as a long query"
-            )
+            raise self._row_cap_error()
         self.rows_sent += len(rows)
         if rows:
             self._measure(rows)
@@ -452,10 +522,7 @@ class SqlStream:
                 if over:
                     if end >= 0:
                         yield chunk[: len(tail) + end]
-                    raise SqlQueryError(
-                        f"query returned more than the row limit of {self.max_rows} rows (setting "
-                        f"{self.max_rows_setting}); add a LIMIT or submit it as a long query"
-                    )
+                    raise self._row_cap_error()
                 if end >= 0:
                     yield chunk[: len(tail) + end]
                     tail = chunk[len(tail) + end :]
@@ -558,8 +625,12 @@ def start_sql(
     `COPY (...) TO STDOUT` (`SqlStream.csv_chunks`): PostgreSQL formats the
     rows, so no value passes through Python, several times faster than
     fetching rows; still inside the same role, transaction and limits.
+
+    Only the cheap checks (`check_request_size`) come before the slot: the
+    statements are parsed (`plan_statements`) once the slot is held, and
+    their parsing counts in the request's time.
     """
-    statements = plan_statements(request=request)
+    check_request_size(request=request)
     limits = limits or SqlLimits.endpoint()
     role, password = role_for_user(user=user)
     user_name = user.get_username()
@@ -576,6 +647,15 @@ def start_sql(
             lease = acquire_slot(user_id=user.pk, timeout_ms=limits.timeout_ms)
         except SqlBusy as exc:
             raise SqlQueryError(str(exc)) from exc
+    started = time.monotonic()
+    try:
+        statements = plan_statements(request=request)
+        if time.monotonic() - started > limits.timeout_ms / 1000:
+            raise SqlQueryError(_timeout_message(limits.timeout_ms, limits.timeout_setting))
+    except BaseException:
+        if lease is not None:
+            lease.release()
+        raise
     try:
         conn = _connect(
             role=role,
@@ -599,7 +679,7 @@ def start_sql(
         max_rows=limits.max_rows,
         max_rows_setting=limits.max_rows_setting,
         conn=conn,
-        watchdog=_Watchdog(conn=conn, timeout_s=limits.timeout_ms / 1000),
+        watchdog=_Watchdog(conn=conn, timeout_s=limits.timeout_ms / 1000, started=started),
         batch_rows=limits.batch_rows,
         lease=lease,
     )
@@ -663,6 +743,22 @@ def _copy_query(conn: psycopg.Connection, statement: Statement, *, max_rows: int
     if max_rows is not None:
         text = f"SELECT * FROM ({text}) AS desc_result LIMIT {int(max_rows) + 1}"
     return f"COPY ({text}) TO STDOUT WITH (FORMAT csv, HEADER true)"
+
+
+def check_statements(*, user, request: SqlRequest) -> None:
+    """Parse and check every statement of `request` as `start_sql` would,
+    running none (a long query is checked when it is submitted). The parsing
+    is the costly part of a request's checks, so it too holds one of the
+    user's SQL slots meanwhile."""
+    check_request_size(request=request)
+    try:
+        lease = acquire_slot(user_id=user.pk, timeout_ms=settings.SQL_STATEMENT_TIMEOUT_MS)
+    except SqlBusy as exc:
+        raise SqlQueryError(str(exc)) from exc
+    try:
+        plan_statements(request=request)
+    finally:
+        lease.release()
 
 
 def run_sql(*, user, request: SqlRequest, limits: SqlLimits | None = None) -> tuple[list[str], list[tuple]]:

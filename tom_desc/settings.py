@@ -166,6 +166,8 @@ SQL_BROKER_ROLE_PASSWORD = env_secret("SQL_BROKER_ROLE_PASSWORD")
 SQL_STATEMENT_TIMEOUT_MS = int(os.environ.get("SQL_STATEMENT_TIMEOUT_MS", "60000"))
 SQL_MAX_ROWS = int(os.environ.get("SQL_MAX_ROWS", "1000000"))
 SQL_MAX_STATEMENTS = int(os.environ.get("SQL_MAX_STATEMENTS", "100"))
+# UTF-8 bytes of a request's SQL text (also of a long query); long value lists go in subdict.
+SQL_MAX_QUERY_BYTES = int(os.environ.get("SQL_MAX_QUERY_BYTES", str(100 * 1024)))
 SQL_MAX_RESPONSE_BYTES = int(os.environ.get("SQL_MAX_RESPONSE_BYTES", str(2 * 1024**3)))
 SQL_MAX_CONCURRENT_PER_USER = int(os.environ.get("SQL_MAX_CONCURRENT_PER_USER", "4"))
 SQL_MAX_CONCURRENT_TOTAL = int(os.environ.get("SQL_MAX_CONCURRENT_TOTAL", "8"))
@@ -180,6 +182,8 @@ LONG_QUERY_RETENTION_DAYS = int(os.environ.get("LONG_QUERY_RETENTION_DAYS", "7")
 LONG_QUERY_MAX_PENDING_PER_USER = int(os.environ.get("LONG_QUERY_MAX_PENDING_PER_USER", "10"))
 LONG_QUERY_MAX_ROWS = int(os.environ.get("LONG_QUERY_MAX_ROWS", str(500_000_000)))
 LONG_QUERY_MAX_BYTES = int(os.environ.get("LONG_QUERY_MAX_BYTES", str(20 * 1024**3)))
+# The pandas format holds the whole result in memory (one DataFrame): its own, smaller cap.
+LONG_QUERY_PANDAS_MAX_BYTES = int(os.environ.get("LONG_QUERY_PANDAS_MAX_BYTES", str(256 * 1024**2)))
 
 # Truth-derived pages (confusion matrices, probability of the true class, the
 # truth summary) are for elasticc_admin members during a challenge; 1 opens

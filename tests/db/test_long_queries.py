@@ -221,6 +221,66 @@ def test_no_row_cap_for_long_queries(client_for, plain_user, result_dir, setting
     assert pd.read_parquet(query.result_path)["i"].sum() == 120000 * 120001 // 2
 
 
+@pytest.mark.parametrize(
+    ("query", "fmt"),
+    [
+        ("SELECT generate_series(1, 50) AS i", "csv"),  # CSV from COPY
+        ("SELECT generate_series(1, 50) AS i", "parquet"),
+        # Not row-returning for the checker: rows fetched through a cursor.
+        ("EXPLAIN SELECT * FROM generate_series(1, 9) AS a JOIN generate_series(1, 9) AS b ON a = b", "csv"),
+    ],
+)
+def test_long_query_row_cap_names_its_setting(client_for, plain_user, result_dir, settings, query, fmt):
+    """Regression: the row cap of a long query told its user to submit it as a long query."""
+    settings.LONG_QUERY_MAX_ROWS = 3
+    queryid = _submit(client_for(plain_user), query, fmt)
+    _run_all()
+    status = _check(client_for(plain_user), queryid)
+    assert status["status"] == "error"
+    assert status["error"] == (
+        "query returned more than the row limit of 3 rows (setting LONG_QUERY_MAX_ROWS); add a LIMIT"
+    )
+    assert not any(result_dir.iterdir())
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "pandas"])
+def test_long_query_byte_cap(client_for, plain_user, result_dir, settings, fmt):
+    settings.LONG_QUERY_MAX_BYTES = 100_000
+    settings.LONG_QUERY_PANDAS_MAX_BYTES = 10_000_000
+    client = client_for(plain_user)
+    over = _submit(client, "SELECT i, md5(i::text) AS h FROM generate_series(1, 20000) AS i", fmt)
+    under = _submit(client, "SELECT i, md5(i::text) AS h FROM generate_series(1, 100) AS i", fmt)
+    _run_all()
+    status = _check(client, over)
+    assert status["status"] == "error"
+    assert status["error"].startswith("the result is larger than 100000 bytes (setting LONG_QUERY_MAX_BYTES)")
+    assert _check(client, under)["status"] == "finished"
+    assert [path.name for path in result_dir.iterdir()] == [f"{under}.{fmt}"]
+
+
+def test_pandas_result_held_in_memory_is_capped(client_for, plain_user, result_dir, settings):
+    """Regression: the pandas format built one DataFrame of the whole result
+    (300 rows of 1 MB grew the runner by 625 MB and kept it): the rows read
+    are counted and the query stops once they pass LONG_QUERY_PANDAS_MAX_BYTES."""
+    settings.LONG_QUERY_PANDAS_MAX_BYTES = 1_000_000
+    client = client_for(plain_user)
+    query = "SELECT i, repeat('x', 10000) AS s FROM generate_series(1, 300) AS i"
+    refused = _submit(client, query, "pandas")
+    as_parquet = _submit(client, query, "parquet")
+    small = _submit(client, "SELECT i, repeat('x', 10000) AS s FROM generate_series(1, 30) AS i", "pandas")
+    _run_all()
+    status = _check(client, refused)
+    assert status["status"] == "error"
+    assert status["error"] == (
+        "the result is larger than 1000000 bytes in memory (setting LONG_QUERY_PANDAS_MAX_BYTES), too large "
+        "for one pandas DataFrame; use format parquet or csv, or select fewer rows or columns"
+    )
+    assert _check(client, as_parquet)["status"] == "finished"  # the cap is the pandas format's only
+    frame = pd.read_pickle(io.BytesIO(body(client.post(f"/db/getsqlqueryresults/{small}/"))))
+    assert frame["i"].tolist() == list(range(1, 31))
+    assert not (result_dir / f"{refused}.pandas").exists()
+
+
 def test_claim_skips_rows_locked_by_another_runner(plain_user):
     first = submit_long_query(plain_user, "SELECT 1")
     second = submit_long_query(plain_user, "SELECT 2")

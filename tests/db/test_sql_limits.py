@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 import time
 import tracemalloc
@@ -14,6 +15,7 @@ import tracemalloc
 import pandas as pd
 import psycopg
 import pytest
+import sqlparse
 from rest_framework.test import APIClient
 
 from db import long_queries
@@ -130,6 +132,64 @@ def test_statements_per_request_are_capped(client_for, plain_user, settings):
     assert "at most 5 statements (SQL_MAX_STATEMENTS)" in data["error"]
 
 
+STATEMENT_FLOOD = "select pg_sleep(50); " * 47000  # about 1 MB
+
+
+@pytest.fixture
+def no_sqlparse_grouping(monkeypatch):
+    """sqlparse's grouping (the costly part of parsing) fails the test if called."""
+
+    def refuse(stmt):
+        raise AssertionError("sqlparse grouped a statement")
+
+    monkeypatch.setattr(sqlparse.engine.grouping, "group", refuse)
+
+
+@pytest.mark.parametrize("url", ["/db/runsqlquery/", "/db/submitsqlquery/"])
+def test_sql_text_size_is_checked_before_anything_else(client_for, plain_user, caplog, no_sqlparse_grouping, url):
+    """Regression: 47,000 statements (1 MB) were parsed whole by sqlparse
+    (about 50 s of CPU), outside any slot or time limit, before the statement
+    count refused them."""
+    caplog.set_level(logging.INFO, logger="db.sql")
+    response = client_for(plain_user).post(url, {"query": STATEMENT_FLOOD}, format="json")
+    assert response.status_code == 200
+    data = json.loads(body(response))
+    assert data["status"] == "error"
+    assert data["error"].startswith("the SQL text is 987000 bytes, more than the limit of 102400 bytes")
+    assert "(setting SQL_MAX_QUERY_BYTES)" in data["error"]
+    assert not [r for r in caplog.records if r.getMessage().startswith("sql start")]  # nothing ran
+    assert not LongQuery.objects.exists()
+
+
+def test_statements_are_counted_before_any_is_parsed(client_for, plain_user, settings, caplog, no_sqlparse_grouping):
+    settings.SQL_MAX_QUERY_BYTES = 2_000_000
+    caplog.set_level(logging.INFO, logger="db.sql")
+    _status, data = sql(client_for(plain_user), STATEMENT_FLOOD)
+    assert data["status"] == "error"
+    assert data["error"] == (
+        "a request may hold at most 100 statements (SQL_MAX_STATEMENTS), this one has more than 100"
+    )
+    assert not [r for r in caplog.records if r.getMessage().startswith("sql done")]  # no connection was opened
+
+
+def test_statements_are_parsed_under_the_users_slot(client_for, plain_user, settings):
+    """Parsing is the costly part of a request's checks: it waits for a slot
+    like running does (a long query's statements, checked at submission, too)."""
+    settings.SQL_MAX_CONCURRENT_PER_USER = 1
+    lease = acquire_slot(user_id=plain_user.pk, timeout_ms=60_000)
+    try:
+        _status, data = sql(client_for(plain_user), "SET statement_timeout = 0")
+        assert data["status"] == "error"
+        assert "SQL_MAX_CONCURRENT_PER_USER" in data["error"]
+        submitted = client_for(plain_user).post("/db/submitsqlquery/", {"query": "SELECT 1"}, format="json").json()
+        assert submitted["status"] == "error"
+        assert "SQL_MAX_CONCURRENT_PER_USER" in submitted["error"]
+    finally:
+        lease.release()
+    _status, data = sql(client_for(plain_user), "SET statement_timeout = 0")
+    assert data["error"].startswith("SET is not allowed")
+
+
 def test_query_too_long_for_the_checker_is_an_error_not_a_500(client_for, plain_user):
     query = "SELECT " + ", ".join(["1"] * 12000)
     status, data = sql(client_for(plain_user), query)
@@ -170,21 +230,28 @@ def test_response_size_is_capped(client_for, plain_user, settings):
 
 def test_every_type_is_valid_json_and_duplicate_names_are_kept(client_for, plain_user):
     """Regression: inet/range columns cut the response short, NaN/Infinity were
-    invalid JSON, and `SELECT 1 AS a, 2 AS a` lost a value."""
+    invalid JSON, and `SELECT 1 AS a, 2 AS a` lost a value; jsonb holding an
+    integer past 64 bits or nested past orjson's 254 levels cut the response
+    short after its 200, and jsonb nested past Python's parser failed the fetch."""
     response = client_for(plain_user).post(
         "/db/runsqlquery/",
         {
             "query": "SELECT inet '10.1.2.3' AS ip, cidr '10.1.0.0/16' AS net, int4range(1, 5) AS r, "
             "'NaN'::float8 AS nan, 'Infinity'::float8 AS inf, '-Infinity'::real AS ninf, interval '1 day' AS i, "
             "1.5::numeric AS n, '\\xdead'::bytea AS b, '00000000-0000-0000-0000-000000000001'::uuid AS u, "
-            "point(1, 2) AS p, 1 AS a, 2 AS a, TIMESTAMPTZ '2023-05-01 12:00:00.123456+00' AS t"
+            "point(1, 2) AS p, 1 AS a, 2 AS a, TIMESTAMPTZ '2023-05-01 12:00:00.123456+00' AS t, "
+            "'123456789012345678901234567890'::jsonb AS big, "
+            "'{\"k\": [123456789012345678901234567890]}'::jsonb AS bigk, "
+            "(repeat('[', 300) || repeat(']', 300))::jsonb AS deep, "
+            "(repeat('[', 3000) || repeat(']', 3000))::jsonb AS deeper, '{\"x\": [1, 2.5, null]}'::jsonb AS j"
         },
         format="json",
     )
     data = _strict_json(body(response))
     assert data["status"] == "ok"
-    assert data["columns"][-3:] == ["a", "a", "t"]
     row = data["rows"][0]
+    assert data["columns"] == list(row)
+    assert data["columns"][-8:-5] == ["a", "a_1", "t"]
     assert row["ip"] == "10.1.2.3"
     assert row["net"] == "10.1.0.0/16"
     assert row["r"] == "[1, 5)"
@@ -196,6 +263,29 @@ def test_every_type_is_valid_json_and_duplicate_names_are_kept(client_for, plain
     assert row["t"] == "2023-05-01T12:00:00.123Z"
     assert row["p"] == "(1,2)"
     assert row["i"]
+    assert row["big"] == "123456789012345678901234567890"
+    assert json.loads(row["bigk"]) == {"k": [123456789012345678901234567890]}
+    assert row["deep"] == "[" * 300 + "]" * 300
+    assert row["deeper"] == "[" * 3000 + "]" * 3000
+    assert row["j"] == {"x": [1, 2.5, None]}
+
+
+@pytest.mark.parametrize(
+    ("select", "columns"),
+    [
+        ("1 AS a, 2 AS a, 3 AS a_1", ["a", "a_2", "a_1"]),
+        ("1 AS a, 2 AS a, 3 AS a, 4 AS a_1, 5 AS a_2", ["a", "a_3", "a_4", "a_1", "a_2"]),
+        ("1 AS a_1, 2 AS a, 3 AS a, 4 AS a_1", ["a_1", "a", "a_2", "a_1_1"]),
+    ],
+)
+def test_json_columns_are_the_row_keys(client_for, plain_user, select, columns):
+    """Regression: `columns` listed the result's names (`a, a, a_1`) while the
+    rows were keyed `a, a_2, a_1`, so a client zipping them misplaced values."""
+    _status, data = sql(client_for(plain_user), f"SELECT {select}")
+    assert data["status"] == "ok"
+    assert data["columns"] == columns
+    assert list(data["rows"][0]) == columns
+    assert list(data["rows"][0].values()) == list(range(1, len(columns) + 1))
 
 
 def test_long_query_quota_per_user(client_for, plain_user, broker_user, settings):
