@@ -10,6 +10,7 @@ import fastavro
 import pytest
 
 from elasticc.avro.container import ContainerError, read_records
+from tests.avro_encoding import avro_long
 
 SCHEMA = fastavro.parse_schema(
     {
@@ -28,15 +29,6 @@ def _container(records: list[dict], codec: str = "null", **kwargs) -> bytes:
     return out.getvalue()
 
 
-def _long(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out) + bytes([n])
-
-
 @pytest.mark.parametrize("codec", ["null", "deflate", "bzip2", "xz"])
 def test_same_records_as_fastavro(codec):
     data = _container(RECORDS, codec, sync_interval=2000)
@@ -47,7 +39,7 @@ def test_a_block_that_expands_past_its_bound_is_refused_unexpanded():
     header = _container([], "deflate")
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     bomb = deflate.compress(b"\x00" * (64 << 20)) + deflate.flush()
-    data = header + _long(3) + _long(len(bomb)) + bomb + header[-16:]
+    data = header + avro_long(3) + avro_long(len(bomb)) + bomb + header[-16:]
     with pytest.raises(ContainerError, match=r"block 1: 3 records expand to more than 3145728 bytes"):
         list(read_records(io.BytesIO(data), SCHEMA, **CAPS))
     with pytest.raises(ContainerError, match=r"expand to more than 100000 bytes"):
@@ -56,7 +48,7 @@ def test_a_block_that_expands_past_its_bound_is_refused_unexpanded():
 
 def test_a_block_size_past_its_bound_is_refused_unread():
     header = _container([])
-    data = header + _long(1) + _long(1 << 40) + b"\x00" * 10
+    data = header + avro_long(1) + avro_long(1 << 40) + b"\x00" * 10
     with pytest.raises(ContainerError, match=r"block 1: 1099511627776 bytes for 1 records, more than 1048576"):
         list(read_records(io.BytesIO(data), SCHEMA, **CAPS))
 
@@ -79,7 +71,7 @@ def test_an_unknown_codec_and_a_huge_header_are_refused():
     data = _container(RECORDS[:5]).replace(b"\x08null", b"\x08lz4x", 1)
     with pytest.raises(ContainerError, match="codec 'lz4x' is not supported"):
         list(read_records(io.BytesIO(data), SCHEMA, **CAPS))
-    huge = b"Obj\x01" + _long(1) + _long(1) + b"k" + _long(1 << 40)
+    huge = b"Obj\x01" + avro_long(1) + avro_long(1) + b"k" + avro_long(1 << 40)
     with pytest.raises(ContainerError, match="header larger than"):
         list(read_records(io.BytesIO(huge), SCHEMA, **CAPS))
 

@@ -20,6 +20,7 @@ from elasticc.ingest.alert_files import load_alert_files
 from elasticc.ingest.snana import load_snana_dirs
 from elasticc.read.counts import row_counts
 from elasticc.stream.alert_builder import build_alerts
+from tests.avro_encoding import avro_long
 from tests.manage_py import run_manage
 
 pytestmark = pytest.mark.django_db
@@ -277,15 +278,6 @@ def test_a_gzip_bomb_is_refused_without_expanding_it(tmp_path):
     assert peak < 40 << 20, f"{peak / 2**20:.0f} MiB in memory"
 
 
-def _avro_long(n: int) -> bytes:
-    n = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    return bytes(out) + bytes([n])
-
-
 def test_a_deflate_bomb_in_a_container_is_refused_without_expanding_it(sample_rows_and_alerts, tmp_path):
     """Regression: fastavro decompresses a container's block whole, so a
     400 KB container of one deflate block grew the loader by 800 MB; the
@@ -298,7 +290,7 @@ def test_a_deflate_bomb_in_a_container_is_refused_without_expanding_it(sample_ro
     data = b"".join(deflate.compress(chunk) for _ in range(200)) + deflate.flush()  # 200 MB of zeros
     assert len(data) < 400_000
     bomb = tmp_path / "a_bomb.avro"
-    bomb.write_bytes(header + _avro_long(2) + _avro_long(len(data)) + data + header[-16:])
+    bomb.write_bytes(header + avro_long(2) + avro_long(len(data)) + data + header[-16:])
     good = tmp_path / "b_good.avro"
     good.write_bytes(_container(alerts["v0_9_1"][:3], schema, codec="deflate"))
     tracemalloc.start()
