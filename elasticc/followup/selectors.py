@@ -272,6 +272,20 @@ def hot_transients(
     )
 
 
+# A wanted spectrum `w` that counts: asked for since %(requested_since)s, not
+# planned since %(not_claimed_since)s nor reported with a spectrum MJD from
+# %(no_spectra_since)s on (either NULL: not a reason to leave it out).
+_WANTED = """
+    w.wanttime >= %(requested_since)s
+    AND (%(not_claimed_since)s::timestamptz IS NULL OR NOT EXISTS (
+          SELECT 1 FROM elasticc_plannedspectrum p
+          WHERE p.diaobjectid = w.diaobjectid AND p.created_at >= %(not_claimed_since)s))
+    AND (%(no_spectra_since)s::float8 IS NULL OR NOT EXISTS (
+          SELECT 1 FROM elasticc_spectruminfo si
+          WHERE si.diaobjectid = w.diaobjectid AND si.mjd >= %(no_spectra_since)s))
+"""
+
+
 def _latest_magnitudes(objectid: str, horizon: str, *, unless: str = "false") -> str:
     """One row: `latest`, the latest forced point with S/N > %(snr)s of
     object `objectid` in each band up to `horizon` (SQL expressions of an
@@ -348,36 +362,29 @@ def wanted_spectra(
     }
     rows = _rows(
         f"""
-        WITH wanted AS (
-            SELECT w.diaobjectid, w.requester, w.priority FROM elasticc_wantedspectrum w
-            WHERE w.wanttime >= %(requested_since)s
-              AND (%(not_claimed_since)s::timestamptz IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM elasticc_plannedspectrum p
-                    WHERE p.diaobjectid = w.diaobjectid AND p.created_at >= %(not_claimed_since)s))
-              AND (%(no_spectra_since)s::float8 IS NULL OR NOT EXISTS (
-                    SELECT 1 FROM elasticc_spectruminfo si
-                    WHERE si.diaobjectid = w.diaobjectid AND si.mjd >= %(no_spectra_since)s))
-        ),
-        scope AS (SELECT DISTINCT diaobjectid FROM wanted),
+        WITH scope AS (SELECT DISTINCT w.diaobjectid FROM elasticc_wantedspectrum w WHERE {_WANTED}),
         {_HORIZON},
         -- An object with a known detection since `since` has its latest one since then.
         recent AS (SELECT diaobjectid, horizon FROM horizon WHERE horizon >= %(since)s),
         -- Kept magnitudes count only where computed at the object's horizon
-        -- now; the others are computed here.
-        latest_by_object AS (
+        -- now; the others are computed here. Once per object (MATERIALIZED:
+        -- inlined, it ran per wanted row).
+        latest_by_object AS MATERIALIZED (
             SELECT r.diaobjectid, COALESCE(k.latest::json, c.latest) AS latest
             FROM recent r
             LEFT JOIN elasticc_latestmagnitudes k ON k.diaobjectid = r.diaobjectid AND k.horizon = r.horizon
             CROSS JOIN LATERAL ({_latest_magnitudes("r.diaobjectid", "r.horizon", unless="k.latest IS NOT NULL")}) c
         )
+        -- Objects first, their wanted rows by the (object, requester) index:
+        -- joined as two CTEs instead, a misestimate made PostgreSQL compare
+        -- every pair (16 M with lim_mag, 1 s; bench/followup.py).
         SELECT COALESCE(json_agg(
                    json_build_object('oid', w.diaobjectid, 'ra', o.ra, 'dec', o.decl, 'req', w.requester,
                                      'prio', w.priority, 'latest', l.latest)
                    ORDER BY w.priority DESC, w.diaobjectid, w.requester), '[]')::text AS wanted
-        FROM wanted w
-        JOIN recent h ON h.diaobjectid = w.diaobjectid
-        JOIN elasticc_diaobject o ON o.diaobjectid = w.diaobjectid
-        JOIN latest_by_object l ON l.diaobjectid = w.diaobjectid
+        FROM latest_by_object l
+        JOIN elasticc_diaobject o ON o.diaobjectid = l.diaobjectid
+        JOIN elasticc_wantedspectrum w ON w.diaobjectid = l.diaobjectid AND {_WANTED}
         WHERE %(lim_mag)s::float8 IS NULL OR (l.latest -> %(lim_mag_band)s ->> 'mag')::float8 <= %(lim_mag)s
         """,
         params,
