@@ -507,7 +507,8 @@ def download(client, url: str) -> dict:
     }
 
 
-def downloads(client, cid: int, obj: int, repeat: int) -> list[dict]:
+def downloads(client, cid: int, obj: int, pair: tuple[int, int], repeat: int) -> list[dict]:
+    a, b = pair
     endpoints = [
         "/elasticc/metricsdata/comparison/?mode=latest&level=exact",
         "/elasticc/metricsdata/comparison/classes/?mode=latest&level=exact",
@@ -515,6 +516,8 @@ def downloads(client, cid: int, obj: int, repeat: int) -> list[dict]:
         f"/elasticc/metricsdata/{cid}/completeness/?period=day",
         f"/elasticc/metricsdata/{cid}/confusion/?mode=latest&level=exact",
         f"/elasticc/metricsdata/{cid}/trueprob/?",
+        f"/elasticc/metricsdata/pair/f1/?a={a}&b={b}&mode=latest&level=exact",
+        f"/elasticc/metricsdata/object/{obj}/lightcurve/?",
         f"/elasticc/metricsdata/object/{obj}/alerts/?",
         f"/elasticc/metricsdata/object/{obj}/classifications/?",
         "/elasticc/metricsdata/stream/nights/?",
@@ -656,7 +659,7 @@ def main() -> None:
     drills.append(drilldown_messages(client, cid, args.repeat, args.walk))
 
     print(f"downloads (median of {args.repeat}; peak: Python allocations during one request, tracemalloc):")
-    download_rows = downloads(client, cid, obj, args.repeat)
+    download_rows = downloads(client, cid, obj, next(iter(pairs.values())), args.repeat)
 
     print("naive queries the original pages ran (same run):")
     naive_summary = sum(timed(label, execute, sql)[1] for label, sql in NAIVE_SUMMARY)
