@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 
 from elasticc.brokers.parsing import parse_broker_messages
 from elasticc.brokers.storage import store_broker_messages
 from elasticc.metrics import readers
 from elasticc.metrics.refresh import refresh_metrics
 from elasticc.models import BrokerClassification, BrokerClassifier, BrokerMessage
-from tests.builders import N_OBJECTS, broker_message_v0_9_1, load_small_sim, source_id
+from tests.builders import N_OBJECTS, broker_message_v0_9_1, load_small_sim, object_id, source_id
 
 URL = "/elasticc/brokermessage/"
 
@@ -64,3 +65,25 @@ def test_a_brokerpoll_source_chooses_the_taxonomy_of_new_classifiers():
     store_broker_messages(messages=messages, taxonomy="elasticc")
     chosen = BrokerClassifier.objects.get(classifiername="Chosen")
     assert (chosen.taxonomy, chosen.defaulttaxonomy, chosen.evaluatedtaxonomy) == ("elasticc", "elasticc2", "elasticc")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_prediction_is_the_most_probable_class_inside_the_taxonomy_the_lowest_classid_on_ties():
+    load_small_sim()
+    probs = {
+        0: ((2242, 0.4), (9999, 0.9), (2222, 0.4)),
+        1: ((2223, 0.1), (2242, 0.6), (2222, 0.3)),
+        2: ((9999, 1.0),),  # nothing inside the taxonomy: no prediction
+    }
+    payloads = [broker_message_v0_9_1(source_id(i, 0), source=source_id(i, 0), probs=p) for i, p in probs.items()]
+    store_broker_messages(messages=parse_broker_messages(payloads=payloads))
+    refresh_metrics(full=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT diaobjectid, latest_classid, best_classid, best_prob FROM elasticc_metricsobject")
+        predictions = {row[0]: row[1:] for row in cursor.fetchall()}
+    assert predictions == {
+        object_id(0): (2222, 2222, pytest.approx(0.4)),
+        object_id(1): (2242, 2242, pytest.approx(0.6)),
+    }
+    (stats,) = readers.classifier_stats().values()
+    assert (stats["nmessages"], stats["noutside"]) == (3, 2)
