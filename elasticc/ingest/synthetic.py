@@ -28,8 +28,10 @@ arguments adds nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
+import pyarrow as pa
 from django.db import connection, transaction
 
 from elasticc.avro.columns import HOSTGAL_AVRO_FIELDS
@@ -459,6 +461,7 @@ def generate_elasticc_data(
     ddf_fraction: float = 0.04,
     progress: bool = False,
     workers: int = 1,
+    alerts_sent_at: datetime | None = None,
 ) -> LoadReport:
     """Generate and COPY `n_objects` synthetic objects with ids
     first_object_id, first_object_id + 1, ...; deterministic for a seed.
@@ -468,6 +471,9 @@ def generate_elasticc_data(
     already exist are skipped (re-running adds nothing). `workers` > 1
     generates that many chunks at once on separate connections (not inside
     an enclosing transaction); the rows do not depend on it.
+    `alerts_sent_at` writes the alerts as already sent at that time (a
+    finished campaign, for benchmarks; marking 10^7 alerts sent afterwards
+    rewrites the table and its index); by default they are unsent.
     """
     if n_objects < 0:
         raise ValueError("n_objects must be >= 0")
@@ -505,7 +511,13 @@ def generate_elasticc_data(
                 simversion=simversion,
                 ddf_fraction=ddf_fraction,
             )
-            return UnitOutcome(counts=copy_into(cursor, rows.tables()), loaded=(label,))
+            tables = rows.tables()
+            if alerts_sent_at is not None:
+                alerts = tables["elasticc_diaalert"]
+                sent = pa.repeat(pa.scalar(alerts_sent_at, type=pa.timestamp("us", tz="UTC")), alerts.num_rows)
+                column = alerts.schema.get_field_index("alertsenttimestamp")
+                tables["elasticc_diaalert"] = alerts.set_column(column, "alertsenttimestamp", sent)
+            return UnitOutcome(counts=copy_into(cursor, tables), loaded=(label,))
 
     return load_units(
         units=range(nchunks),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 
@@ -152,6 +154,22 @@ def test_deterministic_per_seed_and_rerun_adds_nothing(generated):
     generate_elasticc_data(n_objects=300, seed=12)
     other = _digests()
     assert other["elasticc_diaforcedsource"] != first["elasticc_diaforcedsource"]
+
+
+def test_alerts_unsent_unless_a_sent_time_is_given(generated):
+    sent_at = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    more = generate_elasticc_data(
+        n_objects=20, seed=11, first_object_id=DEFAULT_FIRST_OBJECT_ID + 300, alerts_sent_at=sent_at
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT diaobjectid >= %s, alertsenttimestamp, count(*) FROM elasticc_diaalert GROUP BY 1, 2 ORDER BY 1",
+            [DEFAULT_FIRST_OBJECT_ID + 300],
+        )
+        assert cursor.fetchall() == [
+            (False, None, generated.counts["elasticc_diaalert"]),
+            (True, sent_at, more.counts["elasticc_diaalert"]),
+        ]
 
 
 def test_overlapping_id_range_is_refused(generated):
