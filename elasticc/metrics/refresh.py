@@ -227,6 +227,7 @@ BATCH_SQL = [
            m.elasticcpublishtimestamp AS pub, a.diaobjectid, a.diasourceid, a.alertsenttimestamp AS sent
     FROM g
     JOIN elasticc_brokermessage m ON m.brokermessageid = g.brokermessageid
+                                 AND m.brokermessageid > %(lo)s AND m.brokermessageid <= %(hi)s
     LEFT JOIN elasticc_diaalert a ON a.alertid = m.alertid
     """,
     "ANALYZE _mm",
