@@ -257,7 +257,10 @@ BATCH_SQL = [
     LEFT JOIN _mo mo ON mo.diaobjectid = mm.diaobjectid AND mo.taxonomy = mm.taxonomy
     LEFT JOIN _mca tc ON tc.classifierid = mm.classifierid AND tc.brokermessageid = mm.brokermessageid
                      AND tc.classid = mo.trueclassid AND tc.inside
+    -- Bounded by the chunk's sources: a merge join otherwise reads the
+    -- source index from its start to the chunk's last source, every chunk.
     LEFT JOIN elasticc_diasource s ON s.diasourceid = mm.diasourceid
+          AND s.diasourceid BETWEEN (SELECT min(diasourceid) FROM _mm) AND (SELECT max(diasourceid) FROM _mm)
     """,
     "ANALYZE _m",
     # Alerts classified by a classifier for the first time in this chunk
