@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_db import drop_database, setup_django
-from timing import execute, load_average, median_ms
+from timing import execute, load_average, median_ms, timed
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 FULL_OBJECTS = 440_000
@@ -259,10 +259,8 @@ def run(n_objects: int, n_messages: int, processes: int) -> None:
         f"{n_messages / wall:,.0f} messages/s in {processes} process(es) ({n_messages / storing:,.0f}/s counting "
         f"storage only); {load_average()}"
     )
-    started = time.perf_counter()
     execute("SELECT elasticc_compact_rowcounts()")
-    execute("ANALYZE")
-    print(f"ANALYZE {time.perf_counter() - started:.1f} s")
+    timed("ANALYZE", execute, "ANALYZE")
 
     # Metrics: full, then incremental after 1,000 new messages. Beside the full
     # refresh (one backend, one core), the VACUUM a bulk load needs (one
