@@ -67,7 +67,9 @@ def test_counts_match_tables_and_look_like_elasticc(generated):
         """
     )
     assert 100 <= median_forced <= 600  # hundreds of forced points per object
-    assert 8 <= median_sources <= 150  # a few dozen detections
+    assert 3 <= median_sources <= 150  # most objects are faint: a handful of detections
+    # ELAsTiCC: about 10^7 sources for 10^8 forced sources.
+    assert 0.06 <= counts["elasticc_diasource"] / counts["elasticc_diaforcedsource"] <= 0.15
     assert min_sources >= 1  # every object triggered
     assert _one("SELECT count(*) FROM elasticc_diaobject WHERE isddf")[0] > 0
 
