@@ -3,14 +3,14 @@
     .venv/bin/python bench/scale.py --scale 0.001 [--db bench_scale] [--keep] [--processes 2]
 
 `--scale 1.0` is issue 15's measured run: ~440,000 objects from
-`generate_elasticc_data` (~2.3 x 10^7 sources and alerts, ~10^8 forced
+`generate_elasticc_data` (~10^7 sources and alerts, ~10^8 forced
 sources, alerts written as sent) and 10^8 classifications (synthetic v0_9_1
 broker messages, 7 classifications each, two classifiers, about the loaded
 alerts) stored through the production path (`parse_avro_record` +
 `store_broker_messages`, in batches of brokerpoll's default size) by
 `--processes` processes side by side, as brokerpoll processes in one
-consumer group. Everything scales with `--scale`; 1.0 needs ~50 GB of disk
-and ~40 minutes on the 2-core machine (bench/README.md), so on a shared
+consumer group. Everything scales with `--scale`; 1.0 needs ~45 GB of disk
+and ~21 minutes on the 2-core machine (bench/README.md), so on a shared
 machine run a small factor.
 
 It reports
