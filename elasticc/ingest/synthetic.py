@@ -10,11 +10,11 @@ delta Scuti, eclipsing binaries) and a flat, red-noise AGN curve. Cadence is
 Rubin-like: visits on random nights of the object's window, in random bands,
 with per-band depths; the deep-drilling objects (`isddf`) get three times as
 many. Brightness follows flux-limited number counts, so most objects are
-near the detection limit and ~10% of epochs are detections. Every epoch is a forced source; epochs with |S/N| >= 5 are detections
-(sources, one alert each), and an object that never reaches it triggers on
-its best epoch, as SNANA keeps only triggered objects. Per-epoch and object
-truth follow the SNANA layout; ids follow the SNANA rule (diaSourceId =
-diaObjectId * 100000 + epoch index).
+near the detection limit. Every epoch is a forced source; epochs with
+|S/N| >= 5 are detections (sources, one alert each; ~10% of epochs), and an
+object that never reaches it triggers on its best epoch, as SNANA keeps only
+triggered objects. Per-epoch and object truth follow the SNANA layout; ids
+follow the SNANA rule (diaSourceId = diaObjectId * 100000 + epoch index).
 
 Why it is shaped this way: it must write 10^7 forced sources in minutes on
 a small machine, so everything is numpy over whole chunks of objects (no
